@@ -1,0 +1,1 @@
+//! agentweave-a2a (being written).

@@ -1,0 +1,1 @@
+//! agentweave-attest (being written).

@@ -1,0 +1,1 @@
+//! agentweave-authz (being written).

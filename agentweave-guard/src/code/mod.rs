@@ -1,0 +1,1 @@
+//! Python source analysis for the code engine (being written).

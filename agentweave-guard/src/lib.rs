@@ -1,0 +1,4 @@
+//! Message verification guard for AgentWeave.
+#![warn(missing_docs)]
+
+pub mod code;
