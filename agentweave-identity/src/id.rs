@@ -75,7 +75,9 @@ pub enum SpiffeIdError {
         len: usize,
     },
     /// The ID is valid SPIFFE but does not follow the agent convention.
-    #[error("{id} is not an agent ID of the form spiffe://<trust-domain>/agent/<name>[/<environment>]")]
+    #[error(
+        "{id} is not an agent ID of the form spiffe://<trust-domain>/agent/<name>[/<environment>]"
+    )]
     NotAnAgentId {
         /// The ID as given.
         id: String,
@@ -104,6 +106,14 @@ impl TrustDomain {
     /// the Workload API's federated bundle maps).
     pub fn id_string(&self) -> String {
         format!("{SCHEME_PREFIX}{}", self.0)
+    }
+}
+
+/// Lets maps keyed by trust domain be searched with a plain name; equality, ordering and hashing of
+/// a `TrustDomain` are those of its name, as `Borrow` requires.
+impl std::borrow::Borrow<str> for TrustDomain {
+    fn borrow(&self) -> &str {
+        &self.0
     }
 }
 
@@ -280,10 +290,9 @@ fn check_trust_domain(td: &str) -> Result<(), SpiffeIdError> {
     if td.is_empty() {
         return Err(SpiffeIdError::MissingTrustDomain);
     }
-    if let Some((at, found)) = td
-        .char_indices()
-        .find(|&(_, c)| !(c.is_ascii_lowercase() || c.is_ascii_digit() || matches!(c, '.' | '-' | '_')))
-    {
+    if let Some((at, found)) = td.char_indices().find(|&(_, c)| {
+        !(c.is_ascii_lowercase() || c.is_ascii_digit() || matches!(c, '.' | '-' | '_'))
+    }) {
         return Err(SpiffeIdError::BadTrustDomainChar { found, at });
     }
     if td.len() > MAX_TRUST_DOMAIN_LEN {
@@ -305,9 +314,8 @@ fn check_path(path: &str) -> Result<(), SpiffeIdError> {
             }
             _ => {}
         }
-        if let Some(found) = segment
-            .chars()
-            .find(|&c| !(c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_')))
+        if let Some(found) =
+            segment.chars().find(|&c| !(c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_')))
         {
             return Err(SpiffeIdError::BadPathChar { found });
         }
