@@ -1,1 +1,39 @@
-fn main() {}
+//! `cargo xtask <task>`: the contributor harness (the cargo-xtask convention: plain Rust, no extra
+//! tools to install). `cargo xtask ci` passing locally means CI passes.
+
+mod ci;
+mod shell;
+
+use std::process::ExitCode;
+
+const HELP: &str = "\
+cargo xtask <task>
+
+tasks:
+  ci                 fmt check, clippy -D warnings on all targets, dependency invariants, every test
+                     (including the Python interop peers, installed into ignored venvs on first use)
+  deps               only the dependency invariants (no aws-lc-rs; heavy engines only in their layer)
+  help               this text
+";
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let task = args.first().map(String::as_str).unwrap_or("help");
+    let root = shell::project_root();
+    let result = match task {
+        "ci" => ci::run(&root),
+        "deps" => ci::dependency_invariants(&root),
+        "help" | "--help" | "-h" => {
+            print!("{HELP}");
+            Ok(())
+        }
+        other => Err(anyhow::anyhow!("unknown task {other:?}\n\n{HELP}")),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("xtask {task}: FAILED: {error:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
