@@ -25,7 +25,11 @@ pub(crate) fn dependency_invariants(root: &Path) -> anyhow::Result<()> {
     println!("==> dependency invariants");
     // ring is our one crypto provider (design.md, "Known traps"): aws-lc-rs must not sneak in
     // through a default feature of rustls, tokio-rustls, rcgen or jsonwebtoken.
-    let tree = shell::output(root, "cargo", &["tree", "--workspace", "--all-features", "-i", "aws-lc-rs", "-e", "normal,build"])?;
+    let tree = shell::output(
+        root,
+        "cargo",
+        &["tree", "--workspace", "--all-features", "-i", "aws-lc-rs", "-e", "normal,build"],
+    )?;
     let text = String::from_utf8_lossy(&tree.stdout);
     let errors = String::from_utf8_lossy(&tree.stderr);
     if tree.status.success() && !text.trim().is_empty() {
@@ -39,7 +43,11 @@ pub(crate) fn dependency_invariants(root: &Path) -> anyhow::Result<()> {
         ("regorus", &["agentweave-authz", "agentweave"][..]),
         ("rustpython-parser", &["agentweave-guard", "agentweave"][..]),
     ] {
-        let tree = shell::output(root, "cargo", &["tree", "--workspace", "-i", engine, "-e", "normal", "--prefix", "none"])?;
+        let tree = shell::output(
+            root,
+            "cargo",
+            &["tree", "--workspace", "-i", engine, "-e", "normal", "--prefix", "none"],
+        )?;
         let text = String::from_utf8_lossy(&tree.stdout);
         for line in text.lines() {
             let name = line.split_whitespace().next().unwrap_or_default();

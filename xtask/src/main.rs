@@ -3,6 +3,7 @@
 
 mod ci;
 mod shell;
+mod tidy;
 
 use std::process::ExitCode;
 

@@ -29,7 +29,11 @@ pub(crate) fn run(root: &Path, step: &str, program: &str, args: &[&str]) -> anyh
 }
 
 /// Runs a command and returns its standard output (for checks that read it).
-pub(crate) fn output(root: &Path, program: &str, args: &[&str]) -> anyhow::Result<std::process::Output> {
+pub(crate) fn output(
+    root: &Path,
+    program: &str,
+    args: &[&str],
+) -> anyhow::Result<std::process::Output> {
     Command::new(program)
         .args(args)
         .current_dir(root)
