@@ -11,10 +11,15 @@ use std::process::Command;
 
 use anyhow::{Context, bail};
 
-/// Decisions timed on each engine for the speed ratio.
+/// Decisions timed on each engine for the speed ratio (release builds).
 const BENCH_DECISIONS: usize = 20_000;
+/// In a debug build the timing means little; a few decisions keep the step cheap in CI.
+const DEBUG_DECISIONS: usize = 200;
 
-pub(crate) fn run(root: &Path) -> anyhow::Result<()> {
+/// `release` builds the regorus side optimised so that the timing ratio is meaningful; without it
+/// the task reuses the debug build `cargo test` already made (what `cargo xtask ci` runs).
+pub(crate) fn run(root: &Path, release: bool) -> anyhow::Result<()> {
+    let decisions = if release { BENCH_DECISIONS } else { DEBUG_DECISIONS };
     let case_dir = root.join("agentweave-authz/policies/tests");
     let python = ensure_venv(root)?;
 
@@ -23,24 +28,19 @@ pub(crate) fn run(root: &Path) -> anyhow::Result<()> {
         Command::new(&python)
             .arg(&script)
             .arg(&case_dir)
-            .args(["--bench", &BENCH_DECISIONS.to_string()]),
+            .args(["--bench", &decisions.to_string()]),
         "OPA (opa_eval.py)",
     )?;
+    let mut cargo = Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()));
+    cargo.current_dir(root).args(["run", "--quiet"]);
+    if release {
+        cargo.arg("--release");
+    }
     let regorus = run_json(
-        Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()))
-            .current_dir(root)
-            .args([
-                "run",
-                "--quiet",
-                "--release",
-                "-p",
-                "agentweave-authz",
-                "--example",
-                "parity-dump",
-                "--",
-            ])
+        cargo
+            .args(["-p", "agentweave-authz", "--example", "parity-dump", "--"])
             .arg(&case_dir)
-            .args(["--bench", &BENCH_DECISIONS.to_string()]),
+            .args(["--bench", &decisions.to_string()]),
         "regorus (parity-dump)",
     )?;
 
@@ -60,7 +60,8 @@ pub(crate) fn run(root: &Path) -> anyhow::Result<()> {
     };
     if let (Some(r), Some(o)) = (per_decision(&regorus), per_decision(&opa)) {
         println!(
-            "authz-parity: role-matrix decision, {BENCH_DECISIONS} each: regorus {r:.2} µs, OPA (Go engine via Python) {o:.2} µs; OPA/regorus = {:.2}x",
+            "authz-parity: role-matrix decision, {decisions} each ({} build): regorus {r:.2} µs, OPA (Go engine via Python) {o:.2} µs; OPA/regorus = {:.2}x",
+            if release { "release" } else { "debug: not a benchmark, use --release" },
             o / r
         );
     }

@@ -16,6 +16,8 @@ pub(crate) fn run(root: &Path) -> anyhow::Result<()> {
         &["clippy", "--workspace", "--all-targets", "--all-features", "--", "-D", "warnings"],
     )?;
     shell::run(root, "tests", "cargo", &["test", "--workspace", "--all-features"])?;
+    println!("==> authz parity (regorus vs OPA's engine)");
+    crate::authz_parity::run(root, false)?;
     println!("xtask ci: all checks passed");
     Ok(())
 }

@@ -1,6 +1,7 @@
 //! `cargo xtask <task>`: the contributor harness (the cargo-xtask convention: plain Rust, no extra
 //! tools to install). `cargo xtask ci` passing locally means CI passes.
 
+mod authz_parity;
 mod ci;
 mod shell;
 mod tidy;
@@ -14,6 +15,8 @@ tasks:
   ci                 fmt check, clippy -D warnings on all targets, dependency invariants, every test
                      (including the Python interop peers, installed into ignored venvs on first use)
   deps               only the dependency invariants (no aws-lc-rs; heavy engines only in their layer)
+  authz-parity       starter policies decided by regorus and by OPA's own engine: zero disagreements
+                     (--release also times both engines for a ratio)
   help               this text
 ";
 
@@ -24,6 +27,7 @@ fn main() -> ExitCode {
     let result = match task {
         "ci" => ci::run(&root),
         "deps" => ci::dependency_invariants(&root),
+        "authz-parity" => authz_parity::run(&root, args.iter().any(|a| a == "--release")),
         "help" | "--help" | "-h" => {
             print!("{HELP}");
             Ok(())

@@ -1,0 +1,358 @@
+//! In-process Rego with regorus: [`RegoEnforcer`].
+//!
+//! The hot path takes no lock: the current [`PolicySet`] is read through an atomic pointer
+//! (`arc-swap`), and each thread evaluates on its own clone of the prepared engine, kept in a
+//! thread-local slot tagged with the policy version (regorus evaluates through `&mut self`, so a
+//! shared engine would need a global mutex). A reload compiles the new version off to the side and
+//! swaps the pointer: a decision uses exactly one version from start to end, never a mix.
+
+mod policy_set;
+mod watch;
+
+use std::cell::RefCell;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use agentweave_identity::SpiffeId;
+use arc_swap::ArcSwap;
+
+pub use policy_set::{
+    DEFAULT_ENTRYPOINT, DEFAULT_EVAL_TIME_LIMIT, DataSource, Evaluator, PolicySet, PolicySource,
+};
+pub use watch::WatchHandle;
+
+use crate::cache::{CacheConfig, Cached, DecisionCache};
+use crate::decision::{AuditId, AuthzDecision, DecisionSource, interpret_rego};
+use crate::enforcer::{DecisionFuture, PolicyEnforcer};
+use crate::error::AuthzError;
+use crate::input::PolicyInput;
+use policy_set::Sources;
+
+/// How to build a [`RegoEnforcer`].
+#[derive(Debug, Clone)]
+pub struct RegoConfig {
+    local_id: SpiffeId,
+    policies: Vec<PolicySource>,
+    data: Vec<DataSource>,
+    entrypoint: String,
+    cache: Option<CacheConfig>,
+    eval_time_limit: Option<Duration>,
+}
+
+impl RegoConfig {
+    /// A configuration for the agent `local_id` with no policy yet, the default entrypoint
+    /// ([`DEFAULT_ENTRYPOINT`]), no cache and a [`DEFAULT_EVAL_TIME_LIMIT`] per evaluation.
+    pub fn new(local_id: SpiffeId) -> Self {
+        Self {
+            local_id,
+            policies: Vec::new(),
+            data: Vec::new(),
+            entrypoint: DEFAULT_ENTRYPOINT.to_owned(),
+            cache: None,
+            eval_time_limit: Some(DEFAULT_EVAL_TIME_LIMIT),
+        }
+    }
+
+    /// Adds a policy source (file, folder or inline module).
+    #[must_use]
+    pub fn policy(mut self, source: PolicySource) -> Self {
+        self.policies.push(source);
+        self
+    }
+
+    /// Adds a data source (file, folder or inline document).
+    #[must_use]
+    pub fn data(mut self, source: DataSource) -> Self {
+        self.data.push(source);
+        self
+    }
+
+    /// Sets the rule evaluated per decision, e.g. `data.mycorp.authz.allow`.
+    #[must_use]
+    pub fn entrypoint(mut self, entrypoint: &str) -> Self {
+        self.entrypoint = entrypoint.to_owned();
+        self
+    }
+
+    /// Enables the decision cache.
+    #[must_use]
+    pub fn cache(mut self, cache: CacheConfig) -> Self {
+        self.cache = Some(cache);
+        self
+    }
+
+    /// Sets (or with `None` removes) the wall-clock limit of one evaluation; exceeding it is a
+    /// fault and denies.
+    #[must_use]
+    pub fn eval_time_limit(mut self, limit: Option<Duration>) -> Self {
+        self.eval_time_limit = limit;
+        self
+    }
+}
+
+/// What [`RegoEnforcer::reload`] did.
+#[non_exhaustive]
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ReloadOutcome {
+    /// The sources are byte-identical to the policy in force; nothing was compiled.
+    Unchanged,
+    /// A new policy version is in force.
+    Swapped {
+        /// Its ID.
+        policy_id: String,
+    },
+}
+
+/// Counters and the last reload error, for health endpoints and metrics.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RegoStatus {
+    /// The policy version in force.
+    pub policy_id: String,
+    /// Reloads that put a new version in force.
+    pub reloads: u64,
+    /// Reloads refused (the previous version stayed in force).
+    pub failed_reloads: u64,
+    /// Why the most recent reload failed; cleared once the sources load again (or are back to
+    /// those in force).
+    pub last_reload_error: Option<String>,
+    /// Decisions that were faults (evaluation error, malformed or undefined result).
+    pub faults: u64,
+    /// Decisions served from the cache.
+    pub cache_hits: u64,
+    /// Decisions evaluated.
+    pub evaluations: u64,
+}
+
+#[derive(Debug)]
+struct Inner {
+    /// Process-unique ID of this enforcer: keys the per-thread engine slots.
+    uid: u64,
+    local_id: SpiffeId,
+    policies: Vec<PolicySource>,
+    data: Vec<DataSource>,
+    entrypoint: String,
+    eval_time_limit: Option<Duration>,
+    current: ArcSwap<PolicySet>,
+    cache: Option<DecisionCache>,
+    /// Serialises reloads (never taken by a check).
+    reload_lock: Mutex<Option<String>>,
+    reloads: AtomicU64,
+    failed_reloads: AtomicU64,
+    faults: AtomicU64,
+    cache_hits: AtomicU64,
+    evaluations: AtomicU64,
+}
+
+/// Decides with Rego evaluated in-process by regorus. Cloning is cheap and shares the policy.
+#[derive(Debug, Clone)]
+pub struct RegoEnforcer {
+    inner: Arc<Inner>,
+}
+
+impl RegoEnforcer {
+    /// Loads and compiles the configured policy. A policy that does not compile is an error
+    /// here: there is no previous version to fall back to.
+    pub fn new(config: RegoConfig) -> Result<Self, AuthzError> {
+        static UID: AtomicU64 = AtomicU64::new(1);
+        if let Some(cache) = &config.cache {
+            cache.validate()?;
+        }
+        let sources = Sources::read(&config.policies, &config.data)?;
+        let set = PolicySet::compile(sources, &config.entrypoint, config.eval_time_limit)?;
+        tracing::info!(policy_id = %set.policy_id, entrypoint = %set.entrypoint, "Rego policy loaded");
+        Ok(Self {
+            inner: Arc::new(Inner {
+                uid: UID.fetch_add(1, Ordering::Relaxed),
+                local_id: config.local_id,
+                policies: config.policies,
+                data: config.data,
+                entrypoint: config.entrypoint,
+                eval_time_limit: config.eval_time_limit,
+                current: ArcSwap::from_pointee(set),
+                cache: config.cache.map(DecisionCache::new),
+                reload_lock: Mutex::new(None),
+                reloads: AtomicU64::new(0),
+                failed_reloads: AtomicU64::new(0),
+                faults: AtomicU64::new(0),
+                cache_hits: AtomicU64::new(0),
+                evaluations: AtomicU64::new(0),
+            }),
+        })
+    }
+
+    /// Re-reads every source; if anything changed, compiles it and swaps it in atomically.
+    ///
+    /// On failure the version in force stays in force, the error is logged, counted and kept in
+    /// [`RegoStatus::last_reload_error`], and returned.
+    pub fn reload(&self) -> Result<ReloadOutcome, AuthzError> {
+        let inner = &self.inner;
+        let mut last_error = inner.reload_lock.lock().unwrap_or_else(|p| p.into_inner());
+        let attempt = Sources::read(&inner.policies, &inner.data).and_then(|sources| {
+            if sources == inner.current.load().sources {
+                return Ok(None);
+            }
+            PolicySet::compile(sources, &inner.entrypoint, inner.eval_time_limit).map(Some)
+        });
+        match attempt {
+            Ok(None) => {
+                // The sources are those in force again: nothing is wrong any more.
+                *last_error = None;
+                Ok(ReloadOutcome::Unchanged)
+            }
+            Ok(Some(set)) => {
+                let policy_id = set.policy_id.to_string();
+                inner.current.store(Arc::new(set));
+                if let Some(cache) = &inner.cache {
+                    cache.clear();
+                }
+                inner.reloads.fetch_add(1, Ordering::Relaxed);
+                *last_error = None;
+                tracing::info!(policy_id = %policy_id, "Rego policy reloaded");
+                Ok(ReloadOutcome::Swapped { policy_id })
+            }
+            Err(error) => {
+                inner.failed_reloads.fetch_add(1, Ordering::Relaxed);
+                tracing::error!(
+                    error = %error,
+                    policy_id = %inner.current.load().policy_id,
+                    "Rego policy reload refused; the previous policy stays in force"
+                );
+                *last_error = Some(error.to_string());
+                Err(error)
+            }
+        }
+    }
+
+    /// Polls the sources every `interval` on a background thread and reloads on change (see
+    /// [`RegoEnforcer::reload`]). Polling, not OS file events: it works the same on every
+    /// platform, on network file systems and with the symlink swaps Kubernetes config maps do.
+    /// Watching stops when the handle is dropped. `Err` when the thread cannot be started.
+    pub fn watch(&self, interval: Duration) -> Result<WatchHandle, AuthzError> {
+        watch::spawn(self.clone(), interval)
+    }
+
+    /// The policy version in force.
+    pub fn policy_id(&self) -> String {
+        self.inner.current.load().policy_id.to_string()
+    }
+
+    /// Counters and the last reload error.
+    pub fn status(&self) -> RegoStatus {
+        let inner = &self.inner;
+        let last_reload_error = inner.reload_lock.lock().unwrap_or_else(|p| p.into_inner()).clone();
+        RegoStatus {
+            policy_id: self.policy_id(),
+            reloads: inner.reloads.load(Ordering::Relaxed),
+            failed_reloads: inner.failed_reloads.load(Ordering::Relaxed),
+            last_reload_error,
+            faults: inner.faults.load(Ordering::Relaxed),
+            cache_hits: inner.cache_hits.load(Ordering::Relaxed),
+            evaluations: inner.evaluations.load(Ordering::Relaxed),
+        }
+    }
+
+    /// Decides synchronously (the work is CPU-bound and short; the async trait method wraps it).
+    pub fn decide_now(&self, input: &PolicyInput) -> AuthzDecision {
+        let inner = &self.inner;
+        let set = inner.current.load();
+        if let Some(cache) = &inner.cache
+            && let Some(hit) = cache.get(input, set.version)
+        {
+            inner.cache_hits.fetch_add(1, Ordering::Relaxed);
+            return AuthzDecision {
+                allowed: hit.allowed,
+                reason: hit.reason,
+                audit_id: AuditId::next(),
+                policy_id: hit.policy_id,
+                source: DecisionSource::Cache,
+            };
+        }
+        inner.evaluations.fetch_add(1, Ordering::Relaxed);
+        let result = with_engine(inner.uid, &set, |engine| {
+            engine.set_input(input.to_rego_value());
+            engine.eval_rule(set.entrypoint.clone())
+        });
+        let outcome = match result {
+            Ok(value) => interpret_rego(&value)
+                .map_err(|e| format!("policy result of {} is malformed: {e}", set.entrypoint)),
+            Err(e) => Err(format!("Rego evaluation of {} failed: {e}", set.entrypoint)),
+        };
+        match outcome {
+            Ok((allowed, reason)) => {
+                if let Some(cache) = &inner.cache {
+                    let cached = Cached {
+                        allowed,
+                        reason: reason.clone(),
+                        policy_id: set.policy_id.clone(),
+                    };
+                    cache.insert(input, set.version, cached);
+                }
+                AuthzDecision {
+                    allowed,
+                    reason,
+                    audit_id: AuditId::next(),
+                    policy_id: set.policy_id.clone(),
+                    source: DecisionSource::Policy,
+                }
+            }
+            Err(fault) => {
+                inner.faults.fetch_add(1, Ordering::Relaxed);
+                tracing::warn!(fault = %fault, policy_id = %set.policy_id, "authorization fault: denied");
+                AuthzDecision::fault(fault, set.policy_id.clone())
+            }
+        }
+    }
+}
+
+impl PolicyEnforcer for RegoEnforcer {
+    fn local_id(&self) -> &SpiffeId {
+        &self.inner.local_id
+    }
+
+    fn decide<'a>(&'a self, input: &'a PolicyInput) -> DecisionFuture<'a> {
+        Box::pin(std::future::ready(self.decide_now(input)))
+    }
+}
+
+/// How many enforcers' engines one thread keeps; beyond that the oldest slot is reused.
+const ENGINE_SLOTS: usize = 8;
+
+/// One per-thread slot: (enforcer uid, policy version, prepared engine clone).
+type Slot = (u64, u64, regorus::Engine);
+
+thread_local! {
+    static ENGINES: RefCell<Vec<Slot>> = const { RefCell::new(Vec::new()) };
+}
+
+/// Runs `f` on this thread's engine for (`owner`, `set.version`), cloning the prepared engine on
+/// first use and replacing the slot when the version changed (a reload).
+fn with_engine<R>(owner: u64, set: &PolicySet, f: impl FnOnce(&mut regorus::Engine) -> R) -> R {
+    ENGINES.with(|cell| {
+        let Ok(mut slots) = cell.try_borrow_mut() else {
+            // Re-entered from inside an evaluation (not possible with regorus today): use a
+            // private clone rather than fail.
+            return f(&mut set.engine.clone());
+        };
+        let position = slots.iter().position(|(uid, _, _)| *uid == owner);
+        let slot = match position {
+            Some(index) => index,
+            None => {
+                if slots.len() >= ENGINE_SLOTS {
+                    slots.remove(0);
+                }
+                slots.push((owner, set.version, set.engine.clone()));
+                slots.len() - 1
+            }
+        };
+        match slots.get_mut(slot) {
+            Some(entry) => {
+                if entry.1 != set.version {
+                    *entry = (owner, set.version, set.engine.clone());
+                }
+                f(&mut entry.2)
+            }
+            None => f(&mut set.engine.clone()),
+        }
+    })
+}

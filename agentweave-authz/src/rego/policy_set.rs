@@ -1,0 +1,289 @@
+//! Loading and compiling a set of Rego modules and data documents into one prepared engine.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use sha2::{Digest, Sha256};
+
+use crate::decision::interpret_rego;
+use crate::error::AuthzError;
+
+/// The entrypoint used unless configured: the rule `decision` of package `agentweave.authz`.
+pub const DEFAULT_ENTRYPOINT: &str = "data.agentweave.authz.decision";
+
+/// The default wall-clock limit of one evaluation: a runaway policy is a fault, not a hang.
+pub const DEFAULT_EVAL_TIME_LIMIT: Duration = Duration::from_millis(100);
+
+/// Where Rego modules come from.
+#[non_exhaustive]
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PolicySource {
+    /// One `.rego` file.
+    File(PathBuf),
+    /// Every `*.rego` file under a folder, recursively, in path order; `*_test.rego` files are
+    /// skipped (they hold OPA unit tests, not policy).
+    Dir(PathBuf),
+    /// A module held in memory (for example one of the [`crate::starter`] modules).
+    Inline {
+        /// The module name shown in errors.
+        name: String,
+        /// The Rego source.
+        rego: String,
+    },
+}
+
+/// Where data documents come from. Every document is deep-merged at the root of `data`
+/// (so a document `{"agentweave": {"roles": …}}` is `data.agentweave.roles`).
+#[non_exhaustive]
+#[derive(Debug, Clone, PartialEq)]
+pub enum DataSource {
+    /// One JSON file.
+    File(PathBuf),
+    /// Every `*.json` file under a folder, recursively, in path order.
+    Dir(PathBuf),
+    /// A document held in memory.
+    Inline {
+        /// The document name shown in errors.
+        name: String,
+        /// The document.
+        json: serde_json::Value,
+    },
+}
+
+/// The text of every module and document, read once: what a reload compares and compiles.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Sources {
+    policies: Vec<(String, String)>,
+    data: Vec<(String, String)>,
+}
+
+impl Sources {
+    /// Reads every source. Folders are listed afresh, so files added or removed are picked up.
+    pub(crate) fn read(
+        policies: &[PolicySource],
+        data: &[DataSource],
+    ) -> Result<Sources, AuthzError> {
+        let mut out = Sources { policies: Vec::new(), data: Vec::new() };
+        for source in policies {
+            match source {
+                PolicySource::File(path) => out.policies.push(read_named(path)?),
+                PolicySource::Dir(dir) => {
+                    for path in list_files(dir, "rego")? {
+                        let is_test = path
+                            .file_name()
+                            .and_then(|n| n.to_str())
+                            .is_some_and(|n| n.ends_with("_test.rego"));
+                        if !is_test {
+                            out.policies.push(read_named(&path)?);
+                        }
+                    }
+                }
+                PolicySource::Inline { name, rego } => {
+                    out.policies.push((name.clone(), rego.clone()))
+                }
+            }
+        }
+        for source in data {
+            match source {
+                DataSource::File(path) => out.data.push(read_named(path)?),
+                DataSource::Dir(dir) => {
+                    for path in list_files(dir, "json")? {
+                        out.data.push(read_named(&path)?);
+                    }
+                }
+                DataSource::Inline { name, json } => {
+                    out.data.push((name.clone(), json.to_string()))
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    /// A content hash over the modules, documents and entrypoint: the policy version's name.
+    fn fingerprint(&self, entrypoint: &str) -> String {
+        let mut hash = Sha256::new();
+        let mut feed = |tag: &str, name: &str, text: &str| {
+            for part in [tag, name, text] {
+                hash.update((part.len() as u64).to_be_bytes());
+                hash.update(part.as_bytes());
+            }
+        };
+        feed("entrypoint", "", entrypoint);
+        for (name, text) in &self.policies {
+            feed("policy", name, text);
+        }
+        for (name, text) in &self.data {
+            feed("data", name, text);
+        }
+        let digest = hash.finalize();
+        format!("rego:sha256:{}", hex::encode(digest.get(..12).unwrap_or_default()))
+    }
+}
+
+fn read_named(path: &Path) -> Result<(String, String), AuthzError> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|source| AuthzError::Io { path: path.to_owned(), source })?;
+    Ok((path.display().to_string(), text))
+}
+
+fn list_files(dir: &Path, extension: &str) -> Result<Vec<PathBuf>, AuthzError> {
+    let mut found = Vec::new();
+    let mut pending = vec![dir.to_owned()];
+    while let Some(current) = pending.pop() {
+        let entries = std::fs::read_dir(&current)
+            .map_err(|source| AuthzError::Io { path: current.clone(), source })?;
+        for entry in entries {
+            let entry = entry.map_err(|source| AuthzError::Io { path: current.clone(), source })?;
+            let path = entry.path();
+            let kind = entry
+                .file_type()
+                .map_err(|source| AuthzError::Io { path: path.clone(), source })?;
+            if kind.is_dir() {
+                pending.push(path);
+            } else if path.extension().is_some_and(|e| e == extension) {
+                found.push(path);
+            }
+        }
+    }
+    found.sort();
+    Ok(found)
+}
+
+/// A compiled, prepared policy version: Rego modules plus data, checked against its entrypoint.
+///
+/// Immutable once built; a reload builds a new one and swaps it in. Evaluation clones the prepared
+/// engine (cheap: reference-counted modules and data) because regorus evaluates through
+/// `&mut self`.
+#[derive(Debug, Clone)]
+pub struct PolicySet {
+    pub(crate) engine: regorus::Engine,
+    pub(crate) entrypoint: String,
+    pub(crate) policy_id: Arc<str>,
+    /// Process-unique version number: keys per-thread engines and cache entries.
+    pub(crate) version: u64,
+    pub(crate) sources: Sources,
+}
+
+impl PolicySet {
+    /// Loads and compiles `policies` and `data`, and checks that `entrypoint` exists and
+    /// evaluates without error on an empty input.
+    pub fn load(
+        policies: &[PolicySource],
+        data: &[DataSource],
+        entrypoint: &str,
+    ) -> Result<PolicySet, AuthzError> {
+        let sources = Sources::read(policies, data)?;
+        Self::compile(sources, entrypoint, Some(DEFAULT_EVAL_TIME_LIMIT))
+    }
+
+    pub(crate) fn compile(
+        sources: Sources,
+        entrypoint: &str,
+        time_limit: Option<Duration>,
+    ) -> Result<PolicySet, AuthzError> {
+        static VERSION: AtomicU64 = AtomicU64::new(1);
+        if sources.policies.is_empty() {
+            return Err(AuthzError::Entrypoint {
+                entrypoint: entrypoint.to_owned(),
+                message: "no Rego module was loaded (default deny needs a policy too)".into(),
+            });
+        }
+        if !entrypoint.starts_with("data.") {
+            return Err(AuthzError::Config {
+                field: "entrypoint",
+                message: format!("{entrypoint:?} must be a rule path starting with \"data.\""),
+            });
+        }
+        let mut engine = regorus::Engine::new();
+        if let Some(limit) = time_limit {
+            engine.set_execution_timer_config(regorus::utils::limits::ExecutionTimerConfig {
+                limit,
+                check_interval: std::num::NonZeroU32::MIN.saturating_add(255),
+            });
+        }
+        for (name, text) in &sources.policies {
+            engine
+                .add_policy(name.clone(), text.clone())
+                .map_err(|e| AuthzError::Compile { name: name.clone(), message: e.to_string() })?;
+        }
+        for (name, text) in &sources.data {
+            let value = regorus::Value::from_json_str(text)
+                .map_err(|e| AuthzError::Data { name: name.clone(), message: e.to_string() })?;
+            if !matches!(value, regorus::Value::Object(_)) {
+                return Err(AuthzError::Data {
+                    name: name.clone(),
+                    message: "a data document must be a JSON object".into(),
+                });
+            }
+            engine
+                .add_data(value)
+                .map_err(|e| AuthzError::Data { name: name.clone(), message: e.to_string() })?;
+        }
+        // Prepares the engine (analysis, scheduling) once, so every clone starts prepared, and
+        // surfaces errors regorus reports only at first evaluation (unknown functions, conflicts,
+        // a missing entrypoint).
+        engine.set_input(regorus::Value::new_object());
+        engine.eval_rule(entrypoint.to_owned()).map_err(|e| AuthzError::Entrypoint {
+            entrypoint: entrypoint.to_owned(),
+            message: format!("does not evaluate on an empty input: {e}"),
+        })?;
+        let policy_id = Arc::from(sources.fingerprint(entrypoint));
+        Ok(PolicySet {
+            engine,
+            entrypoint: entrypoint.to_owned(),
+            policy_id,
+            version: VERSION.fetch_add(1, Ordering::Relaxed),
+            sources,
+        })
+    }
+
+    /// The policy version's ID: a content hash of modules, data and entrypoint.
+    pub fn policy_id(&self) -> &str {
+        &self.policy_id
+    }
+
+    /// The rule evaluated for each decision.
+    pub fn entrypoint(&self) -> &str {
+        &self.entrypoint
+    }
+
+    /// The names of the loaded modules, in load order.
+    pub fn module_names(&self) -> impl Iterator<Item = &str> {
+        self.sources.policies.iter().map(|(name, _)| name.as_str())
+    }
+
+    /// Evaluates the entrypoint on an arbitrary JSON input, on a fresh clone of the prepared
+    /// engine. For many evaluations use [`PolicySet::evaluator`], which keeps one clone.
+    pub fn evaluate_json(&self, input: &serde_json::Value) -> Result<(bool, Arc<str>), String> {
+        self.evaluator().evaluate_json(input)
+    }
+
+    /// A private evaluator for repeated evaluations on one thread (the case runner and tools;
+    /// enforcers keep one per thread themselves).
+    pub fn evaluator(&self) -> Evaluator {
+        Evaluator { engine: self.engine.clone(), entrypoint: self.entrypoint.clone() }
+    }
+}
+
+/// One clone of a prepared engine, reused across evaluations (regorus evaluates through
+/// `&mut self`, so an evaluator belongs to one thread at a time).
+#[derive(Debug, Clone)]
+pub struct Evaluator {
+    engine: regorus::Engine,
+    entrypoint: String,
+}
+
+impl Evaluator {
+    /// Evaluates the entrypoint on an arbitrary JSON input. `Err` describes a fault: an
+    /// evaluation error or a result of the wrong shape.
+    pub fn evaluate_json(&mut self, input: &serde_json::Value) -> Result<(bool, Arc<str>), String> {
+        self.engine.set_input(regorus::Value::from(input.clone()));
+        let value = self
+            .engine
+            .eval_rule(self.entrypoint.clone())
+            .map_err(|e| format!("evaluation of {} failed: {e}", self.entrypoint))?;
+        interpret_rego(&value).map_err(|e| format!("{}: {e}", self.entrypoint))
+    }
+}
