@@ -25,10 +25,7 @@ pub(crate) fn run(root: &Path, release: bool) -> anyhow::Result<()> {
 
     let script = root.join("agentweave-authz/parity/opa_eval.py");
     let opa = run_json(
-        Command::new(&python)
-            .arg(&script)
-            .arg(&case_dir)
-            .args(["--bench", &decisions.to_string()]),
+        Command::new(&python).arg(&script).arg(&case_dir).args(["--bench", &decisions.to_string()]),
         "OPA (opa_eval.py)",
     )?;
     let mut cargo = Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()));
