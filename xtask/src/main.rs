@@ -2,6 +2,7 @@
 //! tools to install). `cargo xtask ci` passing locally means CI passes.
 
 mod authz_parity;
+mod bench_transport;
 mod ci;
 mod shell;
 mod tidy;
@@ -17,6 +18,8 @@ tasks:
   deps               only the dependency invariants (no aws-lc-rs; heavy engines only in their layer)
   authz-parity       starter policies decided by regorus and by OPA's own engine: zero disagreements
                      (--release also times both engines for a ratio)
+  bench transport    pooled mTLS round trip and handshake rate beside plaintext and bare-rustls
+                     baselines in the same run (release build; fails when a target is missed)
   help               this text
 ";
 
@@ -28,6 +31,12 @@ fn main() -> ExitCode {
         "ci" => ci::run(&root),
         "deps" => ci::dependency_invariants(&root),
         "authz-parity" => authz_parity::run(&root, args.iter().any(|a| a == "--release")),
+        "bench" => match args.get(1).map(String::as_str) {
+            Some("transport") => bench_transport::run(&root),
+            other => Err(anyhow::anyhow!(
+                "unknown bench {other:?}: expected `cargo xtask bench transport`"
+            )),
+        },
         "help" | "--help" | "-h" => {
             print!("{HELP}");
             Ok(())
