@@ -1,0 +1,203 @@
+//! A JSON value model that keeps what hashing and money need.
+//!
+//! `serde_json::Value` loses information this crate must keep: it silently keeps the last
+//! of duplicate keys (a parser-differential hazard: two readers of one message could see two
+//! different totals), and it turns every number into an `f64`/`i64`, which loses big
+//! integers and the exact text that the Python reference's canonical form depends on. So the
+//! guard and the canonicalizers share this small model: numbers keep their source text,
+//! objects keep member order and never hold a key twice.
+
+mod parse;
+pub(crate) mod write;
+
+pub use parse::{ParseOptions, parse, raw_members};
+pub use write::write_compact;
+
+use std::fmt;
+
+/// A JSON number kept as its validated source text.
+///
+/// Keeping the text (instead of a float) lets money be read exactly as a decimal and lets
+/// the `python-json` canonicalization reproduce Python's `int`/`float` split.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct Number(Box<str>);
+
+/// Which of the three number kinds a [`Number`] is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum NumberKind {
+    /// No fraction and no exponent: Python reads it as an exact `int`.
+    Integer,
+    /// A fraction or an exponent: Python reads it as a binary `float`.
+    Float,
+    /// One of the non-standard tokens `NaN`, `Infinity`, `-Infinity` that Python's `json`
+    /// module emits and accepts by default.
+    NonFinite,
+}
+
+impl Number {
+    /// Wraps already-validated number text. Only the parser creates numbers.
+    pub(crate) fn from_validated(text: &str) -> Self {
+        Self(text.into())
+    }
+
+    /// The number exactly as it was written.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    /// Classifies the number the way Python's `json.loads` would.
+    pub fn kind(&self) -> NumberKind {
+        let t = self.as_str();
+        if matches!(t, "NaN" | "Infinity" | "-Infinity") {
+            NumberKind::NonFinite
+        } else if t.bytes().any(|b| matches!(b, b'.' | b'e' | b'E')) {
+            NumberKind::Float
+        } else {
+            NumberKind::Integer
+        }
+    }
+
+    /// The value as an `f64` (rounded to nearest; out of range gives ±infinity, as Python).
+    pub fn to_f64(&self) -> f64 {
+        match self.as_str() {
+            "NaN" => f64::NAN,
+            "Infinity" => f64::INFINITY,
+            "-Infinity" => f64::NEG_INFINITY,
+            t => t.parse::<f64>().unwrap_or(f64::NAN),
+        }
+    }
+}
+
+impl fmt::Display for Number {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A JSON object: members in source order, each key at most once.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Object(Vec<(String, Json)>);
+
+impl Object {
+    /// An empty object.
+    pub fn new() -> Self {
+        Self(Vec::new())
+    }
+
+    /// An empty object with room for `n` members.
+    pub fn with_capacity(n: usize) -> Self {
+        Self(Vec::with_capacity(n))
+    }
+
+    /// Looks a member up by key (objects in messages are small, so a scan is the fast path).
+    pub fn get(&self, key: &str) -> Option<&Json> {
+        self.0.iter().find(|(k, _)| k == key).map(|(_, v)| v)
+    }
+
+    /// Whether the key is present (even with a `null` value).
+    pub fn contains_key(&self, key: &str) -> bool {
+        self.0.iter().any(|(k, _)| k == key)
+    }
+
+    /// Adds a member, refusing a key that is already present (the caller decides what a
+    /// duplicate means; the parser reports it as an error).
+    pub fn insert_unique(&mut self, key: String, value: Json) -> Result<(), (String, Json)> {
+        if self.contains_key(&key) {
+            return Err((key, value));
+        }
+        self.0.push((key, value));
+        Ok(())
+    }
+
+    /// Appends without a duplicate check (the caller guarantees uniqueness).
+    pub(crate) fn push_unchecked(&mut self, key: String, value: Json) {
+        self.0.push((key, value));
+    }
+
+    /// Takes a member out of the object.
+    pub fn remove(&mut self, key: &str) -> Option<Json> {
+        let i = self.0.iter().position(|(k, _)| k == key)?;
+        Some(self.0.remove(i).1)
+    }
+
+    /// Members in source order.
+    pub fn iter(&self) -> impl Iterator<Item = (&str, &Json)> {
+        self.0.iter().map(|(k, v)| (k.as_str(), v))
+    }
+
+    /// Number of members.
+    pub fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    /// Whether the object has no members.
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+}
+
+/// A parsed JSON value.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Json {
+    /// `null`
+    Null,
+    /// `true` / `false`
+    Bool(bool),
+    /// A number, kept as text.
+    Number(Number),
+    /// A string (always valid Unicode: lone surrogates are refused by the parser).
+    String(String),
+    /// An array.
+    Array(Vec<Json>),
+    /// An object.
+    Object(Object),
+}
+
+impl Json {
+    /// The object, if this is one.
+    pub fn as_object(&self) -> Option<&Object> {
+        match self {
+            Json::Object(o) => Some(o),
+            _ => None,
+        }
+    }
+
+    /// The string, if this is one.
+    pub fn as_str(&self) -> Option<&str> {
+        match self {
+            Json::String(s) => Some(s),
+            _ => None,
+        }
+    }
+
+    /// Short name of the JSON type, for error messages.
+    pub fn type_name(&self) -> &'static str {
+        match self {
+            Json::Null => "null",
+            Json::Bool(_) => "boolean",
+            Json::Number(_) => "number",
+            Json::String(_) => "string",
+            Json::Array(_) => "array",
+            Json::Object(_) => "object",
+        }
+    }
+
+    /// Whether a non-finite number token occurs anywhere inside the value.
+    pub fn contains_non_finite(&self) -> bool {
+        match self {
+            Json::Number(n) => n.kind() == NumberKind::NonFinite,
+            Json::Array(items) => items.iter().any(Json::contains_non_finite),
+            Json::Object(o) => o.iter().any(|(_, v)| v.contains_non_finite()),
+            _ => false,
+        }
+    }
+}
+
+impl fmt::Display for Json {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut out = String::new();
+        write_compact(self, &mut out);
+        f.write_str(&out)
+    }
+}

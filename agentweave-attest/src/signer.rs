@@ -1,0 +1,176 @@
+//! [`Es256Attestor`]: the ring-backed [`Attestor`].
+
+use std::sync::{Arc, RwLock};
+
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use ring::rand::SystemRandom;
+
+use crate::canonical::Canonicalization;
+use crate::claims::{CLAIMS_VERSION, ClaimsRef, Header, TOKEN_TYPE, VerdictClaimsRef};
+use crate::clock::{Clock, system_clock};
+use crate::error::AttestError;
+use crate::keys::{Jwks, SigningKey};
+use crate::{Attestation, Attestor, Subject};
+
+/// The reference's default issuer.
+pub const DEFAULT_ISSUER: &str = "did:qwed:a2a:local";
+
+/// Settings of an [`Es256Attestor`].
+#[derive(Debug, Clone)]
+pub struct AttestorConfig {
+    /// `iss` claim; also the prefix of key ids.
+    pub issuer: String,
+    /// `deployment_id` in the verdict block.
+    pub deployment_id: String,
+    /// Lifetime of a token (`exp - iat`), seconds. The reference uses 300.
+    pub validity_secs: u64,
+    /// How the payload is canonicalized for `sub`.
+    pub canonicalization: Canonicalization,
+}
+
+impl Default for AttestorConfig {
+    fn default() -> Self {
+        Self {
+            issuer: DEFAULT_ISSUER.into(),
+            deployment_id: "local".into(),
+            validity_secs: 300,
+            canonicalization: Canonicalization::Jcs,
+        }
+    }
+}
+
+struct ActiveKey {
+    key: SigningKey,
+    /// base64url of the header, computed once per key.
+    header_b64: String,
+}
+
+/// Issues ES256 compact-JWS attestations with a cached parsed key.
+///
+/// Rotation: [`Es256Attestor::rotate`] makes a new key active and keeps publishing the old
+/// public keys in [`Attestor::jwks`] so tokens signed before the switch still verify.
+pub struct Es256Attestor {
+    config: AttestorConfig,
+    active: RwLock<Arc<ActiveKey>>,
+    published: RwLock<Jwks>,
+    rng: SystemRandom,
+    clock: Clock,
+}
+
+impl std::fmt::Debug for Es256Attestor {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Es256Attestor").field("config", &self.config).finish_non_exhaustive()
+    }
+}
+
+fn active_key(key: SigningKey) -> Result<ActiveKey, AttestError> {
+    let header =
+        Header { alg: "ES256".into(), kid: Some(key.kid().into()), typ: Some(TOKEN_TYPE.into()) };
+    let json = serde_json::to_vec(&header).map_err(|e| AttestError::Serialize(e.to_string()))?;
+    Ok(ActiveKey { key, header_b64: URL_SAFE_NO_PAD.encode(json) })
+}
+
+impl Es256Attestor {
+    /// An attestor signing with `key` (whose kid should have been derived for `config.issuer`).
+    pub fn new(config: AttestorConfig, key: SigningKey) -> Result<Self, AttestError> {
+        let jwks = Jwks { keys: vec![key.jwk()] };
+        Ok(Self {
+            config,
+            active: RwLock::new(Arc::new(active_key(key)?)),
+            published: RwLock::new(jwks),
+            rng: SystemRandom::new(),
+            clock: system_clock(),
+        })
+    }
+
+    /// Replaces the clock (tests of expiry).
+    pub fn with_clock(mut self, clock: Clock) -> Self {
+        self.clock = clock;
+        self
+    }
+
+    /// Makes `key` the signing key; earlier public keys stay in the JWKS.
+    pub fn rotate(&self, key: SigningKey) -> Result<(), AttestError> {
+        let jwk = key.jwk();
+        let next = Arc::new(active_key(key)?);
+        if let Ok(mut p) = self.published.write() {
+            p.keys.retain(|k| k.kid != jwk.kid);
+            p.keys.insert(0, jwk);
+        }
+        if let Ok(mut a) = self.active.write() {
+            *a = next;
+        }
+        Ok(())
+    }
+
+    /// Removes a retired key from the JWKS (after all its tokens expired).
+    pub fn retire(&self, kid: &str) {
+        let active_kid = self.active.read().map(|a| a.key.kid().to_owned()).unwrap_or_default();
+        if kid == active_kid {
+            return;
+        }
+        if let Ok(mut p) = self.published.write() {
+            p.keys.retain(|k| k.kid != kid);
+        }
+    }
+
+    /// The settings.
+    pub fn config(&self) -> &AttestorConfig {
+        &self.config
+    }
+}
+
+impl Attestor for Es256Attestor {
+    fn attest(&self, s: &Subject<'_>) -> Result<Attestation, AttestError> {
+        let sub = self.config.canonicalization.payload_hash(s.payload)?;
+        let iat = (self.clock)().ok_or(AttestError::Clock)?;
+        let exp = iat.saturating_add(self.config.validity_secs);
+        let active = self.active.read().map_err(|_| AttestError::Signing)?.clone();
+        let claims = ClaimsRef {
+            iss: &self.config.issuer,
+            sub: &sub,
+            iat,
+            exp,
+            jti: s.trace_id,
+            qwed_a2a: VerdictClaimsRef {
+                version: CLAIMS_VERSION,
+                verdict: s.verdict,
+                engine: s.engine,
+                sender: s.sender,
+                receiver: s.receiver,
+                deployment_id: &self.config.deployment_id,
+                session_id: s.session_id,
+                payload_type: s.payload_type,
+                message_timestamp: s.message_timestamp,
+                canon: self.config.canonicalization.as_str(),
+            },
+        };
+        let json =
+            serde_json::to_vec(&claims).map_err(|e| AttestError::Serialize(e.to_string()))?;
+        let mut token = String::with_capacity(active.header_b64.len() + json.len() * 4 / 3 + 100);
+        token.push_str(&active.header_b64);
+        token.push('.');
+        URL_SAFE_NO_PAD.encode_string(&json, &mut token);
+        let sig = active
+            .key
+            .pair()
+            .sign(&self.rng, token.as_bytes())
+            .map_err(|_| AttestError::Signing)?;
+        token.push('.');
+        URL_SAFE_NO_PAD.encode_string(sig.as_ref(), &mut token);
+        Ok(Attestation { token, payload_hash: sub, kid: active.key.kid().to_owned(), iat, exp })
+    }
+
+    fn jwks(&self) -> Jwks {
+        self.published.read().map(|p| p.clone()).unwrap_or_default()
+    }
+
+    fn issuer(&self) -> &str {
+        &self.config.issuer
+    }
+
+    fn canonicalization(&self) -> Canonicalization {
+        self.config.canonicalization
+    }
+}
