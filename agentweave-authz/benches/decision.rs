@@ -1,11 +1,13 @@
 //! Decision latency and throughput of the role-matrix policy, each beside a baseline measured in
-//! the same run: raw regorus evaluation of the same policy (a prepared engine, `set_input` +
-//! `eval_rule`, no wrapper) for evaluations, and a plain `HashMap` lookup for cache hits.
+//! the same run: raw regorus evaluation of the same policy (a prepared interpreter engine,
+//! `set_input` + `eval_rule`, no wrapper; and the same modules compiled for regorus' VM) for
+//! evaluations, the enforcer forced onto the interpreter (the evaluator it used before the VM),
+//! and a plain `HashMap` lookup for cache hits.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use agentweave_authz::rego::{RegoConfig, RegoEnforcer};
+use agentweave_authz::rego::{Backend, RegoConfig, RegoEnforcer};
 use agentweave_authz::{
     AuthzContext, CacheConfig, Direction, PolicyEnforcer, PolicyInput, SpiffeId, starter,
 };
@@ -64,8 +66,27 @@ decision := {"allow": true, "reason": "role"} if {
 }
 "#;
 
+/// The role-matrix modules compiled for regorus' VM, loaded into a VM with the starter data.
+fn raw_vm() -> regorus::rvm::vm::RegoVM {
+    let mut engine = raw_engine();
+    let entrypoint = "data.agentweave.authz.decision";
+    let compiled =
+        engine.compile_with_entrypoint(&entrypoint.into()).unwrap_or_else(|e| panic!("{e}"));
+    let program =
+        regorus::languages::rego::compiler::Compiler::compile_from_policy(&compiled, &[entrypoint])
+            .unwrap_or_else(|e| panic!("{e}"));
+    let mut vm = regorus::rvm::vm::RegoVM::new();
+    vm.load_program(program);
+    vm.set_data(regorus::Value::from_json_str(starter::DATA).unwrap_or_else(|e| panic!("{e}")))
+        .unwrap_or_else(|e| panic!("{e}"));
+    vm
+}
+
 fn latency(c: &mut Criterion) {
     let enforcer = RegoEnforcer::new(role_matrix_config()).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(enforcer.backend(), Backend::Vm);
+    let interpreted = RegoEnforcer::new(role_matrix_config().backend(Backend::Interpreter))
+        .unwrap_or_else(|e| panic!("{e}"));
     let cached = RegoEnforcer::new(role_matrix_config().cache(CacheConfig::default()))
         .unwrap_or_else(|e| panic!("{e}"));
     let input = input();
@@ -79,6 +100,14 @@ fn latency(c: &mut Criterion) {
             engine
                 .eval_rule("data.agentweave.authz.decision".into())
                 .unwrap_or_else(|e| panic!("{e}"))
+        });
+    });
+    group.bench_function("baseline_raw_regorus_vm_execute", |b| {
+        let mut vm = raw_vm();
+        let value = regorus::Value::from(input.to_json());
+        b.iter(|| {
+            vm.set_input(value.clone());
+            vm.execute().unwrap_or_else(|e| panic!("{e}"))
         });
     });
     group.bench_function("reference_raw_regorus_flat_single_rule", |b| {
@@ -96,6 +125,9 @@ fn latency(c: &mut Criterion) {
             engine.set_input(value.clone());
             engine.eval_rule("data.flat.decision".into()).unwrap_or_else(|e| panic!("{e}"))
         });
+    });
+    group.bench_function("baseline_rego_enforcer_interpreter_decide_now", |b| {
+        b.iter(|| interpreted.decide_now(&input))
     });
     group.bench_function("rego_enforcer_decide_now", |b| b.iter(|| enforcer.decide_now(&input)));
     let runtime =
@@ -141,6 +173,18 @@ fn throughput(c: &mut Criterion) {
                     std::hint::black_box(
                         engine.eval_rule("data.agentweave.authz.decision".into()).ok(),
                     );
+                }
+            })
+        })
+    });
+    group.bench_function("baseline_raw_regorus_vm_per_thread", |b| {
+        b.iter_custom(|iters| {
+            two_threads(iters, || {
+                let mut vm = raw_vm();
+                let value = regorus::Value::from(input.to_json());
+                move || {
+                    vm.set_input(value.clone());
+                    std::hint::black_box(vm.execute().ok());
                 }
             })
         })

@@ -4,7 +4,9 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Duration;
 
-use agentweave_authz::rego::{DataSource, PolicySource, RegoConfig, RegoEnforcer, ReloadOutcome};
+use agentweave_authz::rego::{
+    Backend, DataSource, PolicySource, RegoConfig, RegoEnforcer, ReloadOutcome,
+};
 use agentweave_authz::{
     AuthzContext, CacheConfig, DecisionSource, PolicyEnforcer, SpiffeId, starter,
 };
@@ -254,18 +256,25 @@ fn hot_reload_under_concurrent_checks_switches_cleanly_and_keeps_old_policy_on_e
 #[tokio::test]
 async fn a_runaway_policy_is_stopped_by_the_time_limit_and_denies() {
     let rego = "package agentweave.authz\n\ndefault decision := false\n\ndecision := true if {\n\tinput.action == \"spin\"\n\tcount([1 | some x in numbers.range(1, 3000); some y in numbers.range(1, 3000)]) > 0\n}\n";
-    let config = RegoConfig::new(id("spiffe://a.org/agent/me"))
-        .policy(PolicySource::Inline { name: "spin.rego".into(), rego: rego.into() })
-        .eval_time_limit(Some(Duration::from_millis(20)));
-    let enforcer = RegoEnforcer::new(config).unwrap();
-    let d = enforcer
-        .check_inbound(&id("spiffe://a.org/agent/x"), "spin", AuthzContext::default())
-        .await;
-    assert!(!d.allowed);
-    assert_eq!(d.source, DecisionSource::Fault, "{}", d.reason);
-    assert!(d.reason.contains("time limit"), "{}", d.reason);
-    // A normal request on the same enforcer (same thread engine) still decides.
-    let d =
-        enforcer.check_inbound(&id("spiffe://a.org/agent/x"), "ok", AuthzContext::default()).await;
-    assert_eq!(d.source, DecisionSource::Policy, "{}", d.reason);
+    // Both regorus evaluators enforce the limit (the VM is forced here: it is chosen by itself
+    // only for the shipped starter modules).
+    for backend in [Backend::Interpreter, Backend::Vm] {
+        let config = RegoConfig::new(id("spiffe://a.org/agent/me"))
+            .policy(PolicySource::Inline { name: "spin.rego".into(), rego: rego.into() })
+            .eval_time_limit(Some(Duration::from_millis(20)))
+            .backend(backend);
+        let enforcer = RegoEnforcer::new(config).unwrap();
+        assert_eq!(enforcer.backend(), backend);
+        let d = enforcer
+            .check_inbound(&id("spiffe://a.org/agent/x"), "spin", AuthzContext::default())
+            .await;
+        assert!(!d.allowed, "{backend:?}");
+        assert_eq!(d.source, DecisionSource::Fault, "{backend:?}: {}", d.reason);
+        assert!(d.reason.contains("time limit"), "{backend:?}: {}", d.reason);
+        // A normal request on the same enforcer (same thread evaluator) still decides.
+        let d = enforcer
+            .check_inbound(&id("spiffe://a.org/agent/x"), "ok", AuthzContext::default())
+            .await;
+        assert_eq!(d.source, DecisionSource::Policy, "{backend:?}: {}", d.reason);
+    }
 }

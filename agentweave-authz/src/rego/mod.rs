@@ -1,11 +1,15 @@
 //! In-process Rego with regorus: [`RegoEnforcer`].
 //!
 //! The hot path takes no lock: the current [`PolicySet`] is read through an atomic pointer
-//! (`arc-swap`), and each thread evaluates on its own clone of the prepared engine, kept in a
-//! thread-local slot tagged with the policy version (regorus evaluates through `&mut self`, so a
-//! shared engine would need a global mutex). A reload compiles the new version off to the side and
+//! (`arc-swap`), and each thread evaluates on its own evaluator of that version (a regorus VM
+//! loaded with the compiled program, or a clone of the prepared interpreter engine: see
+//! [`Backend`]), kept in a thread-local slot tagged with the policy version (regorus evaluates
+//! through `&mut self`, so a shared evaluator would need a global mutex). A reload compiles the new version off to the side and
 //! swaps the pointer: a decision uses exactly one version from start to end, never a mix.
 
+mod backend;
+#[cfg(test)]
+mod backend_tests;
 mod policy_set;
 mod watch;
 
@@ -17,6 +21,7 @@ use std::time::Duration;
 use agentweave_identity::SpiffeId;
 use arc_swap::ArcSwap;
 
+pub use backend::Backend;
 pub use policy_set::{
     DEFAULT_ENTRYPOINT, DEFAULT_EVAL_TIME_LIMIT, DataSource, Evaluator, PolicySet, PolicySource,
 };
@@ -27,6 +32,7 @@ use crate::decision::{AuditId, AuthzDecision, DecisionSource, interpret_rego};
 use crate::enforcer::{DecisionFuture, PolicyEnforcer};
 use crate::error::AuthzError;
 use crate::input::PolicyInput;
+use backend::Prepared;
 use policy_set::Sources;
 
 /// How to build a [`RegoEnforcer`].
@@ -38,6 +44,7 @@ pub struct RegoConfig {
     entrypoint: String,
     cache: Option<CacheConfig>,
     eval_time_limit: Option<Duration>,
+    backend: Option<Backend>,
 }
 
 impl RegoConfig {
@@ -51,7 +58,19 @@ impl RegoConfig {
             entrypoint: DEFAULT_ENTRYPOINT.to_owned(),
             cache: None,
             eval_time_limit: Some(DEFAULT_EVAL_TIME_LIMIT),
+            backend: None,
         }
+    }
+
+    /// Forces the regorus evaluator. Unset, the VM is used when every module is a shipped
+    /// starter module and the interpreter otherwise ([`Backend`] says why). Forcing
+    /// [`Backend::Vm`] on your own policies makes them several times faster but turns a conflict
+    /// between rule definitions into an undefined rule rather than a faulting error: check that
+    /// your rules cannot conflict first. A policy the VM cannot compile is then an error.
+    #[must_use]
+    pub fn backend(mut self, backend: Backend) -> Self {
+        self.backend = Some(backend);
+        self
     }
 
     /// Adds a policy source (file, folder or inline module).
@@ -133,6 +152,7 @@ struct Inner {
     data: Vec<DataSource>,
     entrypoint: String,
     eval_time_limit: Option<Duration>,
+    backend: Option<Backend>,
     current: ArcSwap<PolicySet>,
     cache: Option<DecisionCache>,
     /// Serialises reloads (never taken by a check).
@@ -159,8 +179,18 @@ impl RegoEnforcer {
             cache.validate()?;
         }
         let sources = Sources::read(&config.policies, &config.data)?;
-        let set = PolicySet::compile(sources, &config.entrypoint, config.eval_time_limit)?;
-        tracing::info!(policy_id = %set.policy_id, entrypoint = %set.entrypoint, "Rego policy loaded");
+        let set = PolicySet::compile(
+            sources,
+            &config.entrypoint,
+            config.eval_time_limit,
+            config.backend,
+        )?;
+        tracing::info!(
+            policy_id = %set.policy_id,
+            entrypoint = %set.entrypoint,
+            backend = ?set.backend(),
+            "Rego policy loaded"
+        );
         Ok(Self {
             inner: Arc::new(Inner {
                 uid: UID.fetch_add(1, Ordering::Relaxed),
@@ -169,6 +199,7 @@ impl RegoEnforcer {
                 data: config.data,
                 entrypoint: config.entrypoint,
                 eval_time_limit: config.eval_time_limit,
+                backend: config.backend,
                 current: ArcSwap::from_pointee(set),
                 cache: config.cache.map(DecisionCache::new),
                 reload_lock: Mutex::new(None),
@@ -192,7 +223,8 @@ impl RegoEnforcer {
             if sources == inner.current.load().sources {
                 return Ok(None);
             }
-            PolicySet::compile(sources, &inner.entrypoint, inner.eval_time_limit).map(Some)
+            PolicySet::compile(sources, &inner.entrypoint, inner.eval_time_limit, inner.backend)
+                .map(Some)
         });
         match attempt {
             Ok(None) => {
@@ -237,6 +269,11 @@ impl RegoEnforcer {
         self.inner.current.load().policy_id.to_string()
     }
 
+    /// Which regorus evaluator the policy version in force uses.
+    pub fn backend(&self) -> Backend {
+        self.inner.current.load().backend()
+    }
+
     /// Counters and the last reload error.
     pub fn status(&self) -> RegoStatus {
         let inner = &self.inner;
@@ -269,9 +306,8 @@ impl RegoEnforcer {
             };
         }
         inner.evaluations.fetch_add(1, Ordering::Relaxed);
-        let result = with_engine(inner.uid, &set, |engine| {
-            engine.set_input(input.to_rego_value());
-            engine.eval_rule(set.entrypoint.clone())
+        let result = with_prepared(inner.uid, &set, |prepared| {
+            prepared.evaluate(input.to_rego_value(), &set.entrypoint)
         });
         let outcome = match result {
             Ok(value) => interpret_rego(&value)
@@ -315,24 +351,24 @@ impl PolicyEnforcer for RegoEnforcer {
     }
 }
 
-/// How many enforcers' engines one thread keeps; beyond that the oldest slot is reused.
+/// How many enforcers' evaluators one thread keeps; beyond that the oldest slot is reused.
 const ENGINE_SLOTS: usize = 8;
 
-/// One per-thread slot: (enforcer uid, policy version, prepared engine clone).
-type Slot = (u64, u64, regorus::Engine);
+/// One per-thread slot: (enforcer uid, policy version, that version's evaluator).
+type Slot = (u64, u64, Prepared);
 
 thread_local! {
     static ENGINES: RefCell<Vec<Slot>> = const { RefCell::new(Vec::new()) };
 }
 
-/// Runs `f` on this thread's engine for (`owner`, `set.version`), cloning the prepared engine on
-/// first use and replacing the slot when the version changed (a reload).
-fn with_engine<R>(owner: u64, set: &PolicySet, f: impl FnOnce(&mut regorus::Engine) -> R) -> R {
+/// Runs `f` on this thread's evaluator for (`owner`, `set.version`), preparing one on first use
+/// and replacing the slot when the version changed (a reload).
+fn with_prepared<R>(owner: u64, set: &PolicySet, f: impl FnOnce(&mut Prepared) -> R) -> R {
     ENGINES.with(|cell| {
         let Ok(mut slots) = cell.try_borrow_mut() else {
             // Re-entered from inside an evaluation (not possible with regorus today): use a
-            // private clone rather than fail.
-            return f(&mut set.engine.clone());
+            // private evaluator rather than fail.
+            return f(&mut set.prepare());
         };
         let position = slots.iter().position(|(uid, _, _)| *uid == owner);
         let slot = match position {
@@ -341,18 +377,18 @@ fn with_engine<R>(owner: u64, set: &PolicySet, f: impl FnOnce(&mut regorus::Engi
                 if slots.len() >= ENGINE_SLOTS {
                     slots.remove(0);
                 }
-                slots.push((owner, set.version, set.engine.clone()));
+                slots.push((owner, set.version, set.prepare()));
                 slots.len() - 1
             }
         };
         match slots.get_mut(slot) {
             Some(entry) => {
                 if entry.1 != set.version {
-                    *entry = (owner, set.version, set.engine.clone());
+                    *entry = (owner, set.version, set.prepare());
                 }
                 f(&mut entry.2)
             }
-            None => f(&mut set.engine.clone()),
+            None => f(&mut set.prepare()),
         }
     })
 }

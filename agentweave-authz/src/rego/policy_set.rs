@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use sha2::{Digest, Sha256};
 
+use super::backend::{Backend, Prepared, VmProgram, automatic, timer};
 use crate::decision::interpret_rego;
 use crate::error::AuthzError;
 
@@ -153,12 +154,15 @@ fn list_files(dir: &Path, extension: &str) -> Result<Vec<PathBuf>, AuthzError> {
 
 /// A compiled, prepared policy version: Rego modules plus data, checked against its entrypoint.
 ///
-/// Immutable once built; a reload builds a new one and swaps it in. Evaluation clones the prepared
-/// engine (cheap: reference-counted modules and data) because regorus evaluates through
-/// `&mut self`.
+/// Immutable once built; a reload builds a new one and swaps it in. Each thread evaluates on its
+/// own evaluator made from it (regorus evaluates through `&mut self`): a VM loaded
+/// with the compiled program when the policy compiles for regorus' VM (see [`Backend`]), else a
+/// clone of the prepared interpreter engine (cheap: reference-counted modules and data).
 #[derive(Debug, Clone)]
 pub struct PolicySet {
     pub(crate) engine: regorus::Engine,
+    /// The policy compiled for regorus' VM; `None` when the VM compiler refuses it.
+    pub(crate) vm: Option<Arc<VmProgram>>,
     pub(crate) entrypoint: String,
     pub(crate) policy_id: Arc<str>,
     /// Process-unique version number: keys per-thread engines and cache entries.
@@ -168,20 +172,23 @@ pub struct PolicySet {
 
 impl PolicySet {
     /// Loads and compiles `policies` and `data`, and checks that `entrypoint` exists and
-    /// evaluates without error on an empty input.
+    /// evaluates without error on an empty input. The evaluator is chosen as an enforcer with no
+    /// configured [`Backend`] chooses it.
     pub fn load(
         policies: &[PolicySource],
         data: &[DataSource],
         entrypoint: &str,
     ) -> Result<PolicySet, AuthzError> {
         let sources = Sources::read(policies, data)?;
-        Self::compile(sources, entrypoint, Some(DEFAULT_EVAL_TIME_LIMIT))
+        Self::compile(sources, entrypoint, Some(DEFAULT_EVAL_TIME_LIMIT), None)
     }
 
+    /// Compiles `sources`; `backend` forces an evaluator (`None`: see [`automatic`]).
     pub(crate) fn compile(
         sources: Sources,
         entrypoint: &str,
         time_limit: Option<Duration>,
+        backend: Option<Backend>,
     ) -> Result<PolicySet, AuthzError> {
         static VERSION: AtomicU64 = AtomicU64::new(1);
         if sources.policies.is_empty() {
@@ -198,10 +205,7 @@ impl PolicySet {
         }
         let mut engine = regorus::Engine::new();
         if let Some(limit) = time_limit {
-            engine.set_execution_timer_config(regorus::utils::limits::ExecutionTimerConfig {
-                limit,
-                check_interval: std::num::NonZeroU32::MIN.saturating_add(255),
-            });
+            engine.set_execution_timer_config(timer(limit));
         }
         for (name, text) in &sources.policies {
             engine
@@ -225,13 +229,38 @@ impl PolicySet {
         // surfaces errors regorus reports only at first evaluation (unknown functions, conflicts,
         // a missing entrypoint).
         engine.set_input(regorus::Value::new_object());
-        engine.eval_rule(entrypoint.to_owned()).map_err(|e| AuthzError::Entrypoint {
-            entrypoint: entrypoint.to_owned(),
-            message: format!("does not evaluate on an empty input: {e}"),
-        })?;
-        let policy_id = Arc::from(sources.fingerprint(entrypoint));
+        let on_empty =
+            engine.eval_rule(entrypoint.to_owned()).map_err(|e| AuthzError::Entrypoint {
+                entrypoint: entrypoint.to_owned(),
+                message: format!("does not evaluate on an empty input: {e}"),
+            })?;
+        let policy_id: Arc<str> = Arc::from(sources.fingerprint(entrypoint));
+        let wanted = backend
+            .unwrap_or_else(|| automatic(sources.policies.iter().map(|(_, text)| text.as_str())));
+        let vm = match wanted {
+            Backend::Interpreter => None,
+            Backend::Vm => match VmProgram::compile(&engine, entrypoint, time_limit, &on_empty) {
+                Ok(program) => Some(Arc::new(program)),
+                // Asked for explicitly: say why it cannot be had rather than run slower.
+                Err(message) if backend.is_some() => {
+                    return Err(AuthzError::Entrypoint {
+                        entrypoint: entrypoint.to_owned(),
+                        message,
+                    });
+                }
+                Err(reason) => {
+                    tracing::warn!(
+                        policy_id = %policy_id,
+                        reason = %reason,
+                        "Rego policy evaluated by the regorus interpreter (slower than its VM)"
+                    );
+                    None
+                }
+            },
+        };
         Ok(PolicySet {
             engine,
+            vm,
             entrypoint: entrypoint.to_owned(),
             policy_id,
             version: VERSION.fetch_add(1, Ordering::Relaxed),
@@ -249,13 +278,18 @@ impl PolicySet {
         &self.entrypoint
     }
 
+    /// Which regorus evaluator decides with this version.
+    pub fn backend(&self) -> Backend {
+        if self.vm.is_some() { Backend::Vm } else { Backend::Interpreter }
+    }
+
     /// The names of the loaded modules, in load order.
     pub fn module_names(&self) -> impl Iterator<Item = &str> {
         self.sources.policies.iter().map(|(name, _)| name.as_str())
     }
 
-    /// Evaluates the entrypoint on an arbitrary JSON input, on a fresh clone of the prepared
-    /// engine. For many evaluations use [`PolicySet::evaluator`], which keeps one clone.
+    /// Evaluates the entrypoint on an arbitrary JSON input, on a fresh evaluator. For many
+    /// evaluations use [`PolicySet::evaluator`], which keeps one.
     pub fn evaluate_json(&self, input: &serde_json::Value) -> Result<(bool, Arc<str>), String> {
         self.evaluator().evaluate_json(input)
     }
@@ -263,27 +297,56 @@ impl PolicySet {
     /// A private evaluator for repeated evaluations on one thread (the case runner and tools;
     /// enforcers keep one per thread themselves).
     pub fn evaluator(&self) -> Evaluator {
-        Evaluator { engine: self.engine.clone(), entrypoint: self.entrypoint.clone() }
+        Evaluator {
+            prepared: self.prepare(),
+            vm: self.vm.clone(),
+            engine: self.engine.clone(),
+            entrypoint: self.entrypoint.clone(),
+        }
+    }
+
+    /// A private evaluator of this version for one thread.
+    pub(crate) fn prepare(&self) -> Prepared {
+        Prepared::new(self.vm.as_deref(), &self.engine)
     }
 }
 
-/// One clone of a prepared engine, reused across evaluations (regorus evaluates through
-/// `&mut self`, so an evaluator belongs to one thread at a time).
-#[derive(Debug, Clone)]
+/// A private evaluator of a policy version, reused across evaluations (regorus evaluates through
+/// `&mut self`, so an evaluator belongs to one thread at a time). It evaluates exactly as the
+/// enforcers do (same [`Backend`]).
+#[derive(Debug)]
 pub struct Evaluator {
+    prepared: Prepared,
+    vm: Option<Arc<VmProgram>>,
     engine: regorus::Engine,
     entrypoint: String,
+}
+
+impl Clone for Evaluator {
+    /// A new evaluator of the same version (VM state is per evaluator, never shared).
+    fn clone(&self) -> Self {
+        Evaluator {
+            prepared: Prepared::new(self.vm.as_deref(), &self.engine),
+            vm: self.vm.clone(),
+            engine: self.engine.clone(),
+            entrypoint: self.entrypoint.clone(),
+        }
+    }
 }
 
 impl Evaluator {
     /// Evaluates the entrypoint on an arbitrary JSON input. `Err` describes a fault: an
     /// evaluation error or a result of the wrong shape.
     pub fn evaluate_json(&mut self, input: &serde_json::Value) -> Result<(bool, Arc<str>), String> {
-        self.engine.set_input(regorus::Value::from(input.clone()));
         let value = self
-            .engine
-            .eval_rule(self.entrypoint.clone())
+            .prepared
+            .evaluate(regorus::Value::from(input.clone()), &self.entrypoint)
             .map_err(|e| format!("evaluation of {} failed: {e}", self.entrypoint))?;
         interpret_rego(&value).map_err(|e| format!("{}: {e}", self.entrypoint))
+    }
+
+    /// Which regorus evaluator this is.
+    pub fn backend(&self) -> Backend {
+        self.prepared.backend()
     }
 }
