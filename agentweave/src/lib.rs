@@ -5,7 +5,11 @@
     deny(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)
 )]
 
+pub mod agent;
 pub mod cli;
 pub mod config;
 
+pub use agent::{
+    AgentError, CallError, CallOutcome, Capability, HandlerError, RequestContext, SecureAgent,
+};
 pub use config::{AgentConfig, ConfigError};

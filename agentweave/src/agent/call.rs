@@ -1,0 +1,313 @@
+//! The caller side: `call(target, capability, payload)` → outbound policy (denied ⇒ no network
+//! traffic) → `SendMessage` over the transport, which verifies the target's SPIFFE ID in the
+//! handshake → typed outcome; and verification of the callee's attestation.
+
+use agentweave_a2a::ErrorKind;
+use agentweave_a2a::card::AGENT_CARD_PATH;
+use agentweave_a2a::types::{AgentCard, Message, SendMessageResponse, TaskState};
+use agentweave_attest::{Claims, Expected, Verifier, VerifyError, json};
+use agentweave_authz::AuthzContext;
+use agentweave_identity::SpiffeId;
+use agentweave_transport::{ExpectedPeer, Peer, SendOptions, TransportError};
+use serde::de::DeserializeOwned;
+use serde_json::Value;
+
+use super::card::attestation_keys;
+use super::error::CallError;
+use super::secure_agent::{SecureAgent, verifier_config};
+use super::wire::{
+    Exchange, ExchangeFault, VERDICT_KEY, VerdictSummary, first_data, new_trace_id,
+    request_message, send_message,
+};
+
+/// A successful call.
+#[derive(Clone, Debug)]
+#[non_exhaustive]
+pub struct CallOutcome {
+    /// The agent called.
+    pub target: SpiffeId,
+    /// The capability invoked.
+    pub capability: String,
+    /// The A2A task on the target (readable only by us).
+    pub task_id: String,
+    /// The handler's result.
+    pub output: Value,
+    /// The guard verdict, when the capability is guarded; its attestation can be checked with
+    /// [`SecureAgent::verify_attestation`].
+    pub verdict: Option<VerdictSummary>,
+    /// The payload sent (what the attestation is bound to).
+    pub payload: Value,
+    /// The trace id of the call.
+    pub trace_id: String,
+}
+
+impl CallOutcome {
+    /// The result decoded as `T`.
+    pub fn output_as<T: DeserializeOwned>(&self) -> Result<T, CallError> {
+        serde_json::from_value(self.output.clone()).map_err(|e| CallError::Protocol {
+            target: self.target.clone(),
+            detail: format!("the result does not have the expected shape: {e}"),
+        })
+    }
+}
+
+/// Why an attestation could not be verified.
+#[non_exhaustive]
+#[derive(Debug, thiserror::Error)]
+pub enum AttestationError {
+    /// The call carried no signed verdict.
+    #[error("the call to {0} carried no attestation")]
+    Missing(SpiffeId),
+    /// The peer's keys could not be obtained or are unusable.
+    #[error("keys of {target}: {detail}")]
+    Keys {
+        /// The peer.
+        target: SpiffeId,
+        /// What went wrong.
+        detail: String,
+    },
+    /// The token failed verification (signature, issuer, binding, expiry or replay).
+    #[error("attestation of {target} refused: {source}")]
+    Invalid {
+        /// The peer.
+        target: SpiffeId,
+        /// The verifier's reason.
+        #[source]
+        source: VerifyError,
+    },
+}
+
+impl SecureAgent {
+    fn peer(&self, target: &SpiffeId) -> Result<Peer, CallError> {
+        let endpoint = self
+            .inner
+            .peers
+            .get(target)
+            .cloned()
+            .ok_or_else(|| CallError::UnknownPeer(target.clone()))?;
+        let expected = if self.inner.danger_any_peer_id {
+            ExpectedPeer::member_of(target.trust_domain())
+        } else {
+            ExpectedPeer::exact(target.clone())
+        };
+        Ok(Peer::new(endpoint, expected))
+    }
+
+    /// Calls `capability` on `target` with `payload`.
+    ///
+    /// Our own policy decides first (`check_outbound`, audited); a denial returns
+    /// [`CallError::Denied`] without any network traffic. Otherwise an A2A `SendMessage` goes to
+    /// the target's endpoint from the peer map over mTLS, and the handshake must prove exactly
+    /// `target`. The message is sent once (never retried: it has side effects).
+    pub async fn call(
+        &self,
+        target: &SpiffeId,
+        capability: &str,
+        payload: Value,
+    ) -> Result<CallOutcome, CallError> {
+        let peer = self.peer(target)?;
+        let trace_id = new_trace_id();
+        let message = request_message(capability, payload.clone(), &trace_id);
+        let context = AuthzContext::for_method("SendMessage")
+            .with_capability(capability)
+            .with_message_id(&message.message_id)
+            .with_trace_id(&trace_id);
+        let decision = self
+            .inner
+            .enforcer
+            .check_outbound(&self.inner.spiffe_id, target, capability, context)
+            .await;
+        if !decision.allowed {
+            return Err(CallError::Denied {
+                target: target.clone(),
+                reason: decision.reason.to_string(),
+            });
+        }
+        let exchange =
+            send_message(&*self.inner.transport, &peer, message, SendOptions::default()).await;
+        let response = match exchange {
+            Ok(Exchange::Result(response)) => *response,
+            Ok(Exchange::Error { code, message }) => {
+                return Err(if code == ErrorKind::PermissionDenied.jsonrpc_code() {
+                    CallError::RemoteDenied { target: target.clone(), message }
+                } else {
+                    CallError::Remote { target: target.clone(), code, message }
+                });
+            }
+            Err(ExchangeFault::Transport(error)) => return Err(transport_error(target, error)),
+            Err(ExchangeFault::Protocol(detail)) => {
+                return Err(CallError::Protocol { target: target.clone(), detail });
+            }
+        };
+        outcome(target, capability, payload, trace_id, response)
+    }
+
+    /// Fetches `target`'s agent card over mTLS (the handshake must prove `target`) and checks
+    /// that the card declares the same SPIFFE ID.
+    pub async fn fetch_card(&self, target: &SpiffeId) -> Result<AgentCard, CallError> {
+        let peer = self.peer(target)?;
+        let request = http::Request::get(AGENT_CARD_PATH)
+            .body(bytes::Bytes::new())
+            .map_err(|e| CallError::Local { target: target.clone(), detail: e.to_string() })?;
+        let response = self
+            .inner
+            .transport
+            .send(&peer, request, SendOptions::safe_to_retry())
+            .await
+            .map_err(|e| transport_error(target, e))?;
+        let status = response.status();
+        let body =
+            response.into_body().collect_bytes().await.map_err(|e| transport_error(target, e))?;
+        if !status.is_success() {
+            return Err(CallError::Protocol {
+                target: target.clone(),
+                detail: format!("agent card answered HTTP {status}"),
+            });
+        }
+        let card: AgentCard = serde_json::from_slice(&body).map_err(|e| CallError::Protocol {
+            target: target.clone(),
+            detail: format!("agent card is not valid: {e}"),
+        })?;
+        if card.spiffe_id() != Some(target.as_str()) {
+            return Err(CallError::Protocol {
+                target: target.clone(),
+                detail: format!(
+                    "agent card declares SPIFFE ID {:?}, not the peer's",
+                    card.spiffe_id()
+                ),
+            });
+        }
+        Ok(card)
+    }
+
+    /// Verifies the attestation of a guarded call: signed by the target's key (from its agent
+    /// card, fetched over mTLS on first use and kept), issued by the target, about our message to
+    /// it (sender = us, receiver = target, payload hash, payload type), unexpired and not seen
+    /// before.
+    pub async fn verify_attestation(
+        &self,
+        outcome: &CallOutcome,
+    ) -> Result<Claims, AttestationError> {
+        let target = &outcome.target;
+        let verdict = outcome.verdict.as_ref();
+        let token = verdict
+            .and_then(|v| v.attestation.as_deref())
+            .ok_or_else(|| AttestationError::Missing(target.clone()))?;
+        self.verify_token(target, token, &outcome.payload, verdict.map(|v| v.payload_type.as_str()))
+            .await
+    }
+
+    /// Verifies an attestation `token` from `target` about `payload` that we sent to it.
+    pub async fn verify_token(
+        &self,
+        target: &SpiffeId,
+        token: &str,
+        payload: &Value,
+        payload_type: Option<&str>,
+    ) -> Result<Claims, AttestationError> {
+        let keys_error = |detail: String| AttestationError::Keys { target: target.clone(), detail };
+        let verifier = match self.inner.verifier(target) {
+            Some(v) => v,
+            None => {
+                let card = self.fetch_card(target).await.map_err(|e| keys_error(e.to_string()))?;
+                let (issuer, jwks) = attestation_keys(&card).ok_or_else(|| {
+                    keys_error("the agent card publishes no attestation keys".into())
+                })?;
+                if issuer != target.as_str() {
+                    return Err(keys_error(format!(
+                        "the agent card names issuer {issuer:?}, not the peer"
+                    )));
+                }
+                let mut verifier = Verifier::new(verifier_config());
+                verifier.trust_jwks(&issuer, None, &jwks).map_err(|e| keys_error(e.to_string()))?;
+                self.inner.set_verifier(target.clone(), verifier)
+            }
+        };
+        let text = serde_json::to_string(payload).map_err(|e| keys_error(e.to_string()))?;
+        let payload = json::parse(&text, json::ParseOptions::default())
+            .map_err(|e| keys_error(format!("payload cannot be canonicalized: {e}")))?;
+        let expected = Expected {
+            sender: self.inner.spiffe_id.as_str(),
+            receiver: target.as_str(),
+            payload: &payload,
+            payload_type,
+            session_id: None,
+        };
+        verifier
+            .verify(token, &expected)
+            .map_err(|source| AttestationError::Invalid { target: target.clone(), source })
+    }
+}
+
+fn transport_error(target: &SpiffeId, error: TransportError) -> CallError {
+    let target = target.clone();
+    match error {
+        TransportError::CircuitOpen { retry_after, .. } => {
+            CallError::CircuitOpen { target, retry_after }
+        }
+        e @ (TransportError::ConnectTimeout { .. } | TransportError::RequestTimeout { .. }) => {
+            CallError::Timeout { target, detail: e.to_string() }
+        }
+        TransportError::HandshakeRefused { reason, .. } => {
+            CallError::Handshake { target, detail: reason.to_string() }
+        }
+        e @ (TransportError::Unreachable { .. }
+        | TransportError::Connection { .. }
+        | TransportError::PoolExhausted { .. }
+        | TransportError::Body { .. }) => CallError::Unreachable { target, detail: e.to_string() },
+        e => CallError::Local { target, detail: e.to_string() },
+    }
+}
+
+fn verdict_of(message: Option<&Message>) -> Option<VerdictSummary> {
+    let value = message?.metadata.as_ref()?.get(VERDICT_KEY)?;
+    serde_json::from_value(value.clone()).ok()
+}
+
+fn outcome(
+    target: &SpiffeId,
+    capability: &str,
+    payload: Value,
+    trace_id: String,
+    response: SendMessageResponse,
+) -> Result<CallOutcome, CallError> {
+    let protocol =
+        |detail: &str| CallError::Protocol { target: target.clone(), detail: detail.into() };
+    let task = match response {
+        SendMessageResponse::Task(task) => task,
+        SendMessageResponse::Message(_) => {
+            return Err(protocol("the agent answered with a message instead of a task"));
+        }
+        _ => return Err(protocol("unknown SendMessage response")),
+    };
+    let status_message = task.status.message.as_ref();
+    let verdict = verdict_of(status_message);
+    match (task.status.state, verdict) {
+        (TaskState::Completed, verdict) => {
+            let output = status_message
+                .and_then(first_data)
+                .cloned()
+                .ok_or_else(|| protocol("the completed task carries no data part"))?;
+            Ok(CallOutcome {
+                target: target.clone(),
+                capability: capability.to_owned(),
+                task_id: task.id,
+                output,
+                verdict,
+                payload,
+                trace_id,
+            })
+        }
+        (TaskState::Rejected, Some(verdict)) => Err(CallError::GuardBlocked {
+            target: target.clone(),
+            reason_code: verdict.reason_code.clone(),
+            verdict: Box::new(verdict),
+        }),
+        (state, _) => Err(CallError::TaskFailed {
+            target: target.clone(),
+            task_id: task.id,
+            state: state.to_string(),
+            message: status_message.map(Message::text).unwrap_or_default(),
+        }),
+    }
+}

@@ -1,0 +1,150 @@
+//! Capabilities: what an agent offers, and the handler that does the work.
+
+use std::fmt;
+use std::future::Future;
+use std::sync::Arc;
+
+use agentweave_guard::PayloadType;
+use agentweave_identity::SpiffeId;
+use futures::future::BoxFuture;
+use serde_json::Value;
+
+/// What a handler knows about one request. Everything here was established by the pipeline
+/// before the handler runs: the caller was proven by mTLS and allowed by policy, and a guarded
+/// payload passed the guard.
+#[derive(Clone, Debug)]
+#[non_exhaustive]
+pub struct RequestContext {
+    /// The caller's SPIFFE ID, from the TLS session (never from the message).
+    pub caller: SpiffeId,
+    /// The capability invoked.
+    pub capability: String,
+    /// The A2A task id of this request.
+    pub task_id: String,
+    /// The A2A context id.
+    pub context_id: String,
+    /// The payload (the message's data part).
+    pub payload: Value,
+    /// The trace id (the caller's when it sent a valid one, otherwise a fresh one).
+    pub trace_id: String,
+}
+
+/// A handler's failure, reported to the caller as a failed task with this message. Do not put
+/// secrets in it: the caller sees it.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct HandlerError(pub String);
+
+impl HandlerError {
+    /// A failure with a message for the caller.
+    pub fn new(message: impl Into<String>) -> Self {
+        Self(message.into())
+    }
+}
+
+/// The boxed handler function.
+pub(crate) type HandlerFn =
+    Arc<dyn Fn(RequestContext) -> BoxFuture<'static, Result<Value, HandlerError>> + Send + Sync>;
+
+/// One capability: a name (the policy action and the agent card skill id), a description, media
+/// types, an optional guard payload type, and the handler.
+///
+/// ```
+/// use agentweave::agent::{Capability, HandlerError};
+/// use agentweave_guard::PayloadType;
+///
+/// let pay = Capability::new("invoice.pay", |ctx| async move {
+///     Ok::<_, HandlerError>(serde_json::json!({"paid": true, "by": ctx.caller.to_string()}))
+/// })
+/// .description("Pays a verified invoice")
+/// .guard_payload(PayloadType::FinancialTransaction);
+/// assert_eq!(pay.name(), "invoice.pay");
+/// ```
+#[derive(Clone)]
+pub struct Capability {
+    pub(crate) name: String,
+    pub(crate) description: String,
+    pub(crate) input_modes: Vec<String>,
+    pub(crate) output_modes: Vec<String>,
+    pub(crate) payload_type: Option<PayloadType>,
+    pub(crate) handler: HandlerFn,
+}
+
+impl fmt::Debug for Capability {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Capability")
+            .field("name", &self.name)
+            .field("payload_type", &self.payload_type)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Capability {
+    /// A capability named `name` handled by `handler`. Media types default to
+    /// `application/json` both ways; no guard runs unless [`Capability::guard_payload`] is set.
+    pub fn new<F, Fut>(name: impl Into<String>, handler: F) -> Self
+    where
+        F: Fn(RequestContext) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = Result<Value, HandlerError>> + Send + 'static,
+    {
+        Self {
+            name: name.into(),
+            description: String::new(),
+            input_modes: vec!["application/json".into()],
+            output_modes: vec!["application/json".into()],
+            payload_type: None,
+            handler: Arc::new(move |ctx| Box::pin(handler(ctx))),
+        }
+    }
+
+    /// The agent card description.
+    #[must_use]
+    pub fn description(mut self, description: impl Into<String>) -> Self {
+        self.description = description.into();
+        self
+    }
+
+    /// Accepted input media types.
+    #[must_use]
+    pub fn input_modes(mut self, modes: impl IntoIterator<Item = impl Into<String>>) -> Self {
+        self.input_modes = modes.into_iter().map(Into::into).collect();
+        self
+    }
+
+    /// Produced output media types.
+    #[must_use]
+    pub fn output_modes(mut self, modes: impl IntoIterator<Item = impl Into<String>>) -> Self {
+        self.output_modes = modes.into_iter().map(Into::into).collect();
+        self
+    }
+
+    /// Runs the guard on every payload of this capability, as `payload_type`. Only a verdict that
+    /// verified the content (`forwarded` or `heuristic_pass`) lets the handler run; `blocked`,
+    /// `rejected` and `unverifiable` all refuse (fail closed). Payload types without an engine
+    /// (`general`, `data_query`) are refused when the agent is built, since they could never pass.
+    #[must_use]
+    pub fn guard_payload(mut self, payload_type: PayloadType) -> Self {
+        self.payload_type = Some(payload_type);
+        self
+    }
+
+    /// The name.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// The guard payload type, if any.
+    pub fn payload_type(&self) -> Option<PayloadType> {
+        self.payload_type
+    }
+}
+
+/// Whether the guard has an engine that can verify `payload_type`.
+pub(crate) fn guardable(payload_type: PayloadType) -> bool {
+    matches!(
+        payload_type,
+        PayloadType::FinancialTransaction
+            | PayloadType::LogicAssertion
+            | PayloadType::CodeExecution
+    )
+}
