@@ -75,8 +75,9 @@ impl WorkloadApiProvider {
         &self.endpoint
     }
 
-    /// Stops following updates and closes the connection.
-    pub async fn shutdown(self) {
+    /// Stops following updates and closes the connection. Later snapshots are not published; the
+    /// last one stays readable.
+    pub async fn shutdown(&self) {
         self.updates.abort();
         self.source.shutdown().await;
     }

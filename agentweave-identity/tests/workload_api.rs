@@ -166,6 +166,25 @@ async fn calls_without_the_security_header_are_refused() {
     assert!(status.message().contains("not supported"), "{}", status.message());
 }
 
+#[tokio::test]
+async fn shutdown_ends_open_streams_instead_of_waiting_for_clients() {
+    let fx = start(DevIssuerConfig::default()).await;
+    // An X509Source keeps its FetchX509SVID stream open for as long as it lives.
+    let source = spiffe::X509Source::builder()
+        .endpoint(fx.server.endpoint())
+        .initial_sync_timeout(Duration::from_secs(5))
+        .build()
+        .await
+        .unwrap();
+    let socket = fx.server.socket_path().to_path_buf();
+    tokio::time::timeout(Duration::from_secs(5), fx.server.shutdown())
+        .await
+        .expect("shutdown must not wait for the client's open stream")
+        .unwrap();
+    assert!(!socket.exists(), "the socket file is removed");
+    drop(source);
+}
+
 /// The Python `spiffe` package (py-spiffe) as a second, independent Workload API client.
 ///
 /// grpc-core clients send a Unix socket's absolute path, percent-encoded, as the HTTP/2

@@ -45,6 +45,9 @@ type BoxFuture<T> = Pin<Box<dyn Future<Output = T> + Send + 'static>>;
 #[derive(Debug)]
 pub struct DevWorkloadApiServer {
     socket_path: PathBuf,
+    /// Ends every open `Fetch*` stream, so that graceful shutdown does not wait for clients that
+    /// keep their stream open forever (every Workload API client does).
+    closing: watch::Sender<bool>,
     stop: Option<oneshot::Sender<()>>,
     task: tokio::task::JoinHandle<Result<(), tonic::transport::Error>>,
 }
@@ -74,8 +77,14 @@ impl DevWorkloadApiServer {
         }
         let listener = tokio::net::UnixListener::bind(&socket_path)
             .map_err(|e| server_error(e.to_string()))?;
+        let (closing, closing_rx) = watch::channel(false);
         let service = WorkloadApiService {
-            state: Arc::new(ServedIdentities { svids, bundles: issuer.bundles(), issuer }),
+            state: Arc::new(ServedIdentities {
+                svids,
+                bundles: issuer.bundles(),
+                issuer,
+                closing: closing_rx,
+            }),
         };
         let (stop, stopped) = oneshot::channel::<()>();
         let incoming = tokio_stream::wrappers::UnixListenerStream::new(listener);
@@ -88,7 +97,7 @@ impl DevWorkloadApiServer {
             ),
         );
         tracing::info!(socket = %socket_path.display(), ids = ?ids, "dev SPIFFE Workload API serving");
-        Ok(Self { socket_path, stop: Some(stop), task })
+        Ok(Self { socket_path, closing, stop: Some(stop), task })
     }
 
     /// The socket path.
@@ -104,6 +113,7 @@ impl DevWorkloadApiServer {
 
     /// Stops accepting calls, ends open streams and removes the socket file.
     pub async fn shutdown(mut self) -> Result<(), IdentityError> {
+        self.closing.send_replace(true);
         if let Some(stop) = self.stop.take() {
             let _ = stop.send(());
         }
@@ -126,6 +136,7 @@ struct ServedIdentities {
     issuer: Arc<DevIssuer>,
     svids: Vec<watch::Receiver<Arc<X509Svid>>>,
     bundles: watch::Receiver<Arc<TrustBundleSet>>,
+    closing: watch::Receiver<bool>,
 }
 
 impl ServedIdentities {
@@ -164,6 +175,14 @@ impl ServedIdentities {
             .map(|b| (b.trust_domain().id_string(), b.concatenated_der()))
             .collect();
         proto::X509BundlesResponse { crl: Vec::new(), bundles }
+    }
+
+    /// Resolves when the server starts shutting down.
+    fn closed(&self) -> impl Future<Output = ()> + Send + 'static {
+        let mut closing = self.closing.clone();
+        async move {
+            let _ = closing.wait_for(|closing| *closing).await;
+        }
     }
 
     /// A stream of `()` that yields now and on every change of any SVID or of the bundles.
@@ -206,7 +225,9 @@ impl tonic::server::ServerStreamingService<proto::X509SvidRequest> for FetchX509
         let state = self.0.clone();
         Box::pin(async move {
             require_security_header(&request)?;
-            let stream = state.changes().map(move |()| Ok(state.svid_response()));
+            let closed = state.closed();
+            let stream =
+                state.changes().take_until(closed).map(move |()| Ok(state.svid_response()));
             Ok(tonic::Response::new(Box::pin(stream) as Self::ResponseStream))
         })
     }
