@@ -16,6 +16,12 @@ pub(crate) fn run(root: &Path) -> anyhow::Result<()> {
         &["clippy", "--workspace", "--all-targets", "--all-features", "--", "-D", "warnings"],
     )?;
     shell::run(root, "tests", "cargo", &["test", "--workspace", "--all-features"])?;
+    shell::run(
+        root,
+        "quickstart (the README's first command, debug build)",
+        "cargo",
+        &["run", "-p", "agentweave", "--example", "quickstart"],
+    )?;
     println!("==> authz parity (regorus vs OPA's engine)");
     crate::authz_parity::run(root, false)?;
     println!("xtask ci: all checks passed");
