@@ -8,9 +8,12 @@
 //! - [`card`]: the agent card endpoint (ETag, Cache-Control) and JWS card signatures over the
 //!   RFC 8785 canonical form.
 //!
+//! - [`client`]: the A2A client over the transport layer's `Transport` trait: card discovery
+//!   with the card's SPIFFE ID checked against the mTLS peer and pinned, binding selection,
+//!   every method of 1.0, SSE parsed incrementally, bounded bodies, typed errors.
+//!
 //! The AgentWeave extension publishing the agent's SPIFFE ID is
-//! [`types::SPIFFE_ID_EXTENSION_URI`]. The client side (over the transport layer's
-//! `Transport` trait) and the gRPC binding are not part of this crate yet.
+//! [`types::SPIFFE_ID_EXTENSION_URI`]. The gRPC binding is not part of this crate yet.
 #![warn(missing_docs)]
 #![cfg_attr(
     not(test),
@@ -18,6 +21,7 @@
 )]
 
 pub mod card;
+pub mod client;
 pub mod error;
 pub mod jsonrpc;
 pub mod limits;
