@@ -40,7 +40,7 @@ pub use error::IdentityError;
 pub use id::{AgentId, SpiffeId, SpiffeIdError, TrustDomain};
 pub use provider::{IdentityProvider, IdentityPublisher, IdentitySnapshot};
 pub use static_files::{StaticFilesConfig, StaticProvider};
-pub use svid::{SvidError, X509Svid};
+pub use svid::{SvidError, X509Svid, leaf_spiffe_id};
 pub use workload_api::{ENDPOINT_ENV, WorkloadApiConfig, WorkloadApiProvider};
 
 /// Re-exported so that users of [`X509Svid::chain`] and [`X509Svid::private_key`] need not add

@@ -128,13 +128,7 @@ impl X509Svid {
         for (index, cert) in chain.iter().enumerate().skip(1) {
             parse_certificate(cert, index)?;
         }
-        let spiffe_id = single_spiffe_uri(&leaf)?;
-        if spiffe_id.path().is_empty() {
-            return Err(SvidError::LeafIdWithoutPath { id: spiffe_id.to_string() });
-        }
-        if is_ca(&leaf) {
-            return Err(SvidError::LeafIsCa);
-        }
+        let spiffe_id = leaf_rules(&leaf)?;
         let not_before = leaf.validity().not_before.timestamp();
         let not_after = leaf.validity().not_after.timestamp();
         let now = unix_seconds(now);
@@ -255,6 +249,25 @@ impl fmt::Debug for X509Svid {
             .field("not_after", &self.not_after)
             .finish_non_exhaustive()
     }
+}
+
+/// The SPIFFE ID of a leaf certificate shaped like an X.509-SVID leaf: exactly one URI SAN, a
+/// SPIFFE ID with a path, and not a CA. Validity, chain and key are not checked here: this is the
+/// structural part that a TLS verifier applies to a peer's certificate (which comes without its
+/// key) before choosing the bundle to verify the chain against.
+pub fn leaf_spiffe_id(leaf: &CertificateDer<'_>) -> Result<SpiffeId, SvidError> {
+    leaf_rules(&parse_certificate(leaf, 0)?)
+}
+
+fn leaf_rules(leaf: &X509Certificate<'_>) -> Result<SpiffeId, SvidError> {
+    let spiffe_id = single_spiffe_uri(leaf)?;
+    if spiffe_id.path().is_empty() {
+        return Err(SvidError::LeafIdWithoutPath { id: spiffe_id.to_string() });
+    }
+    if is_ca(leaf) {
+        return Err(SvidError::LeafIsCa);
+    }
+    Ok(spiffe_id)
 }
 
 pub(crate) fn parse_certificate<'a>(
