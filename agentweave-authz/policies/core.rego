@@ -62,11 +62,13 @@ parts_trust_domain(parts) := parts[2] if {
 	parts[2] != ""
 }
 
-# The agent name of split parts of spiffe://<td>/agent/<name>[/<env>], undefined otherwise.
+# The agent name of split parts of spiffe://<td>/agent/<name>[/<env>], undefined otherwise (also
+# when the trust domain is empty, so that a hand-built ID without one never earns a role).
 parts_agent_name(parts) := parts[4] if {
 	count(parts) in {5, 6}
 	parts[0] == "spiffe:"
 	parts[1] == ""
+	parts[2] != ""
 	parts[3] == "agent"
 	parts[4] != ""
 }
