@@ -6,11 +6,12 @@
 //! `json.dumps(payload, sort_keys=True, default=str)` after `json.loads`, so that our
 //! attestations can be checked by its verifier and vice versa.
 
-use std::fmt::Write as _;
+use std::cmp::Ordering;
 
 use ring::digest;
 
 use crate::error::CanonicalError;
+use crate::json::write::{Sink, write_string};
 use crate::json::{Json, NumberKind};
 
 /// How a payload is turned into the bytes that are hashed.
@@ -47,19 +48,119 @@ impl Canonicalization {
     /// The canonical text of `payload`.
     pub fn canonicalize(self, payload: &Json) -> Result<String, CanonicalError> {
         let mut out = String::with_capacity(256);
-        match self {
-            Canonicalization::Jcs => jcs(payload, &mut out)?,
-            Canonicalization::PythonJson => python(payload, &mut out),
-        }
+        self.write(payload, &mut out)?;
         Ok(out)
     }
 
     /// `sha256:<lowercase hex>` of the canonical text: the `sub` claim.
+    ///
+    /// The canonical text is streamed into SHA-256 as it is produced (through a small
+    /// stack buffer), never built as a `String`: the hash is the same as hashing
+    /// [`Canonicalization::canonicalize`]'s output, without its allocation and copy.
     pub fn payload_hash(self, payload: &Json) -> Result<String, CanonicalError> {
-        let text = self.canonicalize(payload)?;
-        let d = digest::digest(&digest::SHA256, text.as_bytes());
-        Ok(format!("sha256:{}", hex::encode(d.as_ref())))
+        let mut sink = HashSink::new();
+        self.write(payload, &mut sink)?;
+        let d = sink.finish();
+        let mut out = String::with_capacity(7 + 64);
+        out.push_str("sha256:");
+        for b in d.as_ref() {
+            out.push(char::from(hex_digit(b >> 4)));
+            out.push(char::from(hex_digit(b & 0xf)));
+        }
+        Ok(out)
     }
+
+    fn write<S: Sink>(self, payload: &Json, out: &mut S) -> Result<(), CanonicalError> {
+        // One scratch vector serves the member sorting of every object in the payload
+        // (a stack of sorted member lists), instead of one allocation per object.
+        let mut scratch: Vec<(&str, &Json)> = Vec::new();
+        match self {
+            Canonicalization::Jcs => jcs(payload, out, &mut scratch),
+            Canonicalization::PythonJson => {
+                python(payload, out, &mut scratch);
+                Ok(())
+            }
+        }
+    }
+}
+
+fn hex_digit(n: u8) -> u8 {
+    if n < 10 { b'0' + n } else { b'a' + (n - 10) }
+}
+
+/// Feeds text to SHA-256 in blocks: small pieces are gathered in a stack buffer so the
+/// digest sees a few large updates rather than one per token.
+struct HashSink {
+    ctx: digest::Context,
+    buf: [u8; 512],
+    len: usize,
+}
+
+impl HashSink {
+    fn new() -> Self {
+        Self { ctx: digest::Context::new(&digest::SHA256), buf: [0; 512], len: 0 }
+    }
+
+    fn flush(&mut self) {
+        self.ctx.update(self.buf.get(..self.len).unwrap_or(&[]));
+        self.len = 0;
+    }
+
+    fn finish(mut self) -> digest::Digest {
+        self.flush();
+        self.ctx.finish()
+    }
+}
+
+impl Sink for HashSink {
+    fn put(&mut self, s: &str) {
+        let bytes = s.as_bytes();
+        if self.len + bytes.len() > self.buf.len() {
+            self.flush();
+            if bytes.len() >= self.buf.len() {
+                self.ctx.update(bytes);
+                return;
+            }
+        }
+        if let Some(dst) = self.buf.get_mut(self.len..self.len + bytes.len()) {
+            dst.copy_from_slice(bytes);
+            self.len += bytes.len();
+        }
+    }
+}
+
+/// Whether UTF-8 byte order equals RFC 8785's UTF-16 code-unit order for `k`.
+///
+/// UTF-8 byte order is code-point order; it differs from UTF-16 order only between
+/// characters from U+E000 up and supplementary ones, whose UTF-8 lead bytes are 0xEE and
+/// above. A key without such a byte (every character below U+E000) sorts by bytes.
+fn bytes_sort_as_utf16(k: &str) -> bool {
+    k.bytes().all(|c| c < 0xEE)
+}
+
+/// RFC 8785 key order: by UTF-16 code units.
+fn utf16_order(a: &str, b: &str) -> Ordering {
+    a.encode_utf16().cmp(b.encode_utf16())
+}
+
+/// Pushes the members of `o` onto `scratch` sorted by `order` and returns where they
+/// start. Members already in order (common: senders often write sorted keys) skip the
+/// sort; with `bytes_ok` true for every key, byte order is used instead of `order`.
+fn push_sorted<'a>(
+    o: &'a crate::json::Object,
+    scratch: &mut Vec<(&'a str, &'a Json)>,
+    order: fn(&str, &str) -> Ordering,
+    bytes_ok: fn(&str) -> bool,
+) -> usize {
+    let start = scratch.len();
+    scratch.extend(o.iter());
+    if let Some(members) = scratch.get_mut(start..) {
+        let order = if members.iter().all(|m| bytes_ok(m.0)) { str::cmp } else { order };
+        if !members.is_sorted_by(|a, b| order(a.0, b.0) == Ordering::Less) {
+            members.sort_unstable_by(|a, b| order(a.0, b.0));
+        }
+    }
+    start
 }
 
 /// Shortest round-trip decimal digits of a finite, non-zero `x` and the position of the
@@ -163,7 +264,7 @@ fn plain_decimal_jcs(text: &str) -> Option<()> {
 }
 
 /// Writes a number accepted by [`plain_decimal_jcs`] in ECMAScript form.
-fn push_plain_decimal(text: &str, out: &mut String) {
+fn push_plain_decimal<S: Sink>(text: &str, out: &mut S) {
     let (neg, t) = match text.strip_prefix('-') {
         Some(rest) => (true, rest),
         None => (false, text),
@@ -172,129 +273,148 @@ fn push_plain_decimal(text: &str, out: &mut String) {
     let int = int.trim_start_matches('0');
     let frac = frac.trim_end_matches('0');
     if int.is_empty() && frac.is_empty() {
-        out.push('0');
+        out.put("0");
         return;
     }
     if neg {
-        out.push('-');
+        out.put("-");
     }
-    out.push_str(if int.is_empty() { "0" } else { int });
+    out.put(if int.is_empty() { "0" } else { int });
     if !frac.is_empty() {
-        out.push('.');
-        out.push_str(frac);
+        out.put(".");
+        out.put(frac);
     }
 }
 
-fn jcs(v: &Json, out: &mut String) -> Result<(), CanonicalError> {
+fn jcs<'a, S: Sink>(
+    v: &'a Json,
+    out: &mut S,
+    scratch: &mut Vec<(&'a str, &'a Json)>,
+) -> Result<(), CanonicalError> {
     match v {
-        Json::Null | Json::Bool(_) | Json::String(_) => {
-            crate::json::write_compact(v, out);
-        }
+        Json::Null => out.put("null"),
+        Json::Bool(true) => out.put("true"),
+        Json::Bool(false) => out.put("false"),
+        Json::String(s) => write_string(s, out),
         Json::Number(n) => {
             if n.kind() == NumberKind::NonFinite {
                 return Err(CanonicalError::NonFiniteNumber(n.as_str().to_owned()));
             }
             match plain_decimal_jcs(n.as_str()) {
                 Some(()) => push_plain_decimal(n.as_str(), out),
-                None => out.push_str(&ecmascript_number(n.to_f64())?),
+                None => out.put(&ecmascript_number(n.to_f64())?),
             }
         }
         Json::Array(items) => {
-            out.push('[');
+            out.put("[");
             for (i, item) in items.iter().enumerate() {
                 if i > 0 {
-                    out.push(',');
+                    out.put(",");
                 }
-                jcs(item, out)?;
+                jcs(item, out, scratch)?;
             }
-            out.push(']');
+            out.put("]");
         }
         Json::Object(o) => {
-            let mut members: Vec<(&str, &Json)> = o.iter().collect();
-            // RFC 8785: sort by the UTF-16 code units of the keys.
-            members.sort_by(|a, b| a.0.encode_utf16().cmp(b.0.encode_utf16()));
-            out.push('{');
-            for (i, (k, item)) in members.into_iter().enumerate() {
-                if i > 0 {
-                    out.push(',');
+            let start = push_sorted(o, scratch, utf16_order, bytes_sort_as_utf16);
+            let end = scratch.len();
+            out.put("{");
+            for i in start..end {
+                let Some(&(k, item)) = scratch.get(i) else { break };
+                if i > start {
+                    out.put(",");
                 }
-                crate::json::write::write_string(k, out);
-                out.push(':');
-                jcs(item, out)?;
+                write_string(k, out);
+                out.put(":");
+                jcs(item, out, scratch)?;
             }
-            out.push('}');
+            scratch.truncate(start);
+            out.put("}");
         }
     }
     Ok(())
 }
 
-fn python_string(s: &str, out: &mut String) {
-    out.push('"');
-    for c in s.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            '\n' => out.push_str("\\n"),
-            '\r' => out.push_str("\\r"),
-            '\t' => out.push_str("\\t"),
-            '\u{8}' => out.push_str("\\b"),
-            '\u{c}' => out.push_str("\\f"),
-            ' '..='~' => out.push(c),
-            c => {
-                let mut units = [0u16; 2];
-                for u in c.encode_utf16(&mut units) {
-                    let _ = write!(out, "\\u{u:04x}");
+fn python_string<S: Sink>(s: &str, out: &mut S) {
+    out.put("\"");
+    let mut run_start = 0;
+    for (i, c) in s.char_indices() {
+        let esc = match c {
+            '"' => "\\\"",
+            '\\' => "\\\\",
+            '\n' => "\\n",
+            '\r' => "\\r",
+            '\t' => "\\t",
+            '\u{8}' => "\\b",
+            '\u{c}' => "\\f",
+            ' '..='~' => continue,
+            _ => "",
+        };
+        out.put(s.get(run_start..i).unwrap_or(""));
+        if esc.is_empty() {
+            let mut units = [0u16; 2];
+            for u in c.encode_utf16(&mut units) {
+                let mut buf = *b"\\u0000";
+                for (slot, shift) in buf.iter_mut().skip(2).zip([12u16, 8, 4, 0]) {
+                    // The masked nibble is below 16, so the cast cannot truncate.
+                    *slot = hex_digit(((*u >> shift) & 0xf) as u8);
                 }
+                // `buf` is ASCII, so this conversion cannot fail.
+                out.put(std::str::from_utf8(&buf).unwrap_or("\\ufffd"));
             }
+        } else {
+            out.put(esc);
         }
+        run_start = i + c.len_utf8();
     }
-    out.push('"');
+    out.put(s.get(run_start..).unwrap_or(""));
+    out.put("\"");
 }
 
-fn python(v: &Json, out: &mut String) {
+fn python<'a, S: Sink>(v: &'a Json, out: &mut S, scratch: &mut Vec<(&'a str, &'a Json)>) {
     match v {
-        Json::Null => out.push_str("null"),
-        Json::Bool(true) => out.push_str("true"),
-        Json::Bool(false) => out.push_str("false"),
+        Json::Null => out.put("null"),
+        Json::Bool(true) => out.put("true"),
+        Json::Bool(false) => out.put("false"),
         Json::String(s) => python_string(s, out),
         Json::Number(n) => match n.kind() {
             NumberKind::Integer => {
                 // Python ints are exact; the only spelling change is `-0` -> `0`.
                 let t = n.as_str();
                 if t.trim_start_matches('-').bytes().all(|b| b == b'0') {
-                    out.push('0');
+                    out.put("0");
                 } else {
-                    out.push_str(t);
+                    out.put(t);
                 }
             }
-            NumberKind::Float | NumberKind::NonFinite => {
-                out.push_str(&python_float_repr(n.to_f64()))
-            }
+            NumberKind::Float | NumberKind::NonFinite => out.put(&python_float_repr(n.to_f64())),
         },
         Json::Array(items) => {
-            out.push('[');
+            out.put("[");
             for (i, item) in items.iter().enumerate() {
                 if i > 0 {
-                    out.push_str(", ");
+                    out.put(", ");
                 }
-                python(item, out);
+                python(item, out, scratch);
             }
-            out.push(']');
+            out.put("]");
         }
         Json::Object(o) => {
-            let mut members: Vec<(&str, &Json)> = o.iter().collect();
             // Python compares str by code point, which is UTF-8 byte order.
-            members.sort_by(|a, b| a.0.cmp(b.0));
-            out.push('{');
-            for (i, (k, item)) in members.into_iter().enumerate() {
-                if i > 0 {
-                    out.push_str(", ");
+            let start = push_sorted(o, scratch, str::cmp, |_| true);
+            let end = scratch.len();
+            out.put("{");
+            for i in start..end {
+                let Some(&(k, item)) = scratch.get(i) else { break };
+                if i > start {
+                    out.put(", ");
                 }
                 python_string(k, out);
-                out.push_str(": ");
-                python(item, out);
+                out.put(": ");
+                python(item, out, scratch);
             }
-            out.push('}');
+            scratch.truncate(start);
+            out.put("}");
         }
     }
 }
@@ -408,6 +528,42 @@ mod tests {
         assert!(plain_decimal_jcs("0.0000001").is_none());
         assert!(plain_decimal_jcs("1234567890123456").is_none());
         assert!(plain_decimal_jcs("1e5").is_none());
+    }
+
+    #[test]
+    fn byte_order_shortcut_agrees_with_utf16_order() {
+        let keys = [
+            "", "a", "b", "ab", "A", "é", "\u{d7ff}", "\u{e000}", "｡", "\u{ffff}", "😀", "a😀",
+            "a｡",
+        ];
+        for a in keys {
+            for b in keys {
+                if bytes_sort_as_utf16(a) && bytes_sort_as_utf16(b) {
+                    assert_eq!(a.cmp(b), utf16_order(a, b), "{a:?} {b:?}");
+                }
+            }
+        }
+        // The shortcut is refused exactly where the orders can differ.
+        assert!(!bytes_sort_as_utf16("｡") && !bytes_sort_as_utf16("😀"));
+        assert_eq!(utf16_order("😀", "｡"), Ordering::Less);
+        assert_eq!("😀".cmp("｡"), Ordering::Greater);
+    }
+
+    #[test]
+    fn streamed_hash_equals_hash_of_text() {
+        let long = "x".repeat(1500);
+        let texts = [
+            r#"{"b": [1, 2.50, {"z": null, "a": true}], "a": "é😀\u007f\t"}"#.to_owned(),
+            format!(r#"{{"k": "{long}", "j": ["{long}", 1e400]}}"#),
+        ];
+        for t in &texts {
+            let v = doc(t);
+            for c in [Canonicalization::Jcs, Canonicalization::PythonJson] {
+                let Ok(text) = c.canonicalize(&v) else { continue };
+                let d = digest::digest(&digest::SHA256, text.as_bytes());
+                assert_eq!(c.payload_hash(&v).unwrap(), format!("sha256:{}", hex::encode(d)));
+            }
+        }
     }
 
     #[test]

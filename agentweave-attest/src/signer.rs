@@ -7,7 +7,7 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use ring::rand::SystemRandom;
 
 use crate::canonical::Canonicalization;
-use crate::claims::{CLAIMS_VERSION, ClaimsRef, Header, TOKEN_TYPE, VerdictClaimsRef};
+use crate::claims::{ClaimValues, ClaimsWriter, Header, TOKEN_TYPE};
 use crate::clock::{Clock, system_clock};
 use crate::error::AttestError;
 use crate::keys::{Jwks, SigningKey};
@@ -54,6 +54,8 @@ pub struct Es256Attestor {
     config: AttestorConfig,
     active: RwLock<Arc<ActiveKey>>,
     published: RwLock<Jwks>,
+    /// The static parts of the claims, escaped once.
+    claims: ClaimsWriter,
     rng: SystemRandom,
     clock: Clock,
 }
@@ -75,7 +77,13 @@ impl Es256Attestor {
     /// An attestor signing with `key` (whose kid should have been derived for `config.issuer`).
     pub fn new(config: AttestorConfig, key: SigningKey) -> Result<Self, AttestError> {
         let jwks = Jwks { keys: vec![key.jwk()] };
+        let claims = ClaimsWriter::new(
+            &config.issuer,
+            &config.deployment_id,
+            config.canonicalization.as_str(),
+        );
         Ok(Self {
+            claims,
             config,
             active: RwLock::new(Arc::new(active_key(key)?)),
             published: RwLock::new(jwks),
@@ -127,31 +135,29 @@ impl Attestor for Es256Attestor {
         let iat = (self.clock)().ok_or(AttestError::Clock)?;
         let exp = iat.saturating_add(self.config.validity_secs);
         let active = self.active.read().map_err(|_| AttestError::Signing)?.clone();
-        let claims = ClaimsRef {
-            iss: &self.config.issuer,
-            sub: &sub,
-            iat,
-            exp,
-            jti: s.trace_id,
-            qwed_a2a: VerdictClaimsRef {
-                version: CLAIMS_VERSION,
+        let mut json = String::with_capacity(512);
+        self.claims.write(
+            &ClaimValues {
+                sub: &sub,
+                iat,
+                exp,
+                jti: s.trace_id,
                 verdict: s.verdict,
                 engine: s.engine,
                 sender: s.sender,
                 receiver: s.receiver,
-                deployment_id: &self.config.deployment_id,
                 session_id: s.session_id,
                 payload_type: s.payload_type,
                 message_timestamp: s.message_timestamp,
-                canon: self.config.canonicalization.as_str(),
             },
-        };
-        let json =
-            serde_json::to_vec(&claims).map_err(|e| AttestError::Serialize(e.to_string()))?;
-        let mut token = String::with_capacity(active.header_b64.len() + json.len() * 4 / 3 + 100);
+            &mut json,
+        );
+        // base64 grows by 4/3; the signature adds 86 characters and two dots.
+        let mut token =
+            String::with_capacity(active.header_b64.len() + json.len().div_ceil(3) * 4 + 96);
         token.push_str(&active.header_b64);
         token.push('.');
-        URL_SAFE_NO_PAD.encode_string(&json, &mut token);
+        URL_SAFE_NO_PAD.encode_string(json.as_bytes(), &mut token);
         let sig = active
             .key
             .pair()

@@ -76,8 +76,29 @@ fn pow10_neg(k: u32) -> Decimal {
     Decimal::new(1, k.min(28))
 }
 
-/// Parses ASCII decimal text into sign, digits (no separators) and exponent.
-fn parse_ascii_decimal(s: &str) -> Option<(bool, String, i64)> {
+/// ASCII decimal text split into its parts without copying: `mant` is the mantissa as
+/// written (digits, single `_` separators, at most one `.`), `exp` the power of ten that
+/// applies to its digit string read as an integer.
+#[derive(Debug, Clone, Copy)]
+struct DecimalText<'a> {
+    neg: bool,
+    mant: &'a str,
+    exp: i64,
+}
+
+impl DecimalText<'_> {
+    /// The mantissa's digits, most significant first, as values 0–9.
+    fn digits(&self) -> impl Iterator<Item = u8> + Clone + '_ {
+        self.mant.bytes().filter(u8::is_ascii_digit).map(|c| c - b'0')
+    }
+}
+
+/// Largest exponent magnitude kept; beyond it every value is out of range (or zero)
+/// anyway, so longer exponents saturate here.
+const EXP_SATURATION: i64 = i64::MAX / 4;
+
+/// Parses ASCII decimal text (see the module documentation for the syntax).
+fn parse_ascii_decimal(s: &str) -> Option<DecimalText<'_>> {
     let b = s.as_bytes();
     let mut i = 0;
     let neg = match b.first() {
@@ -91,38 +112,36 @@ fn parse_ascii_decimal(s: &str) -> Option<(bool, String, i64)> {
         }
         _ => false,
     };
-    let mut digits = String::new();
-    let mut frac_len: i64 = 0;
-    let mut seen_digit = false;
-    let run = |i: &mut usize, out: &mut String| -> usize {
-        let start = out.len();
+    // A run of digits with single `_` separators between digits; calls `f` per digit
+    // and returns how many digits it read.
+    let run = |i: &mut usize, f: &mut dyn FnMut(u8)| -> usize {
+        let mut n = 0;
         while let Some(&c) = b.get(*i) {
             if c.is_ascii_digit() {
-                out.push(c as char);
+                f(c - b'0');
+                n += 1;
                 *i += 1;
-            } else if c == b'_'
-                && out.len() > start
-                && b.get(*i + 1).is_some_and(u8::is_ascii_digit)
-            {
+            } else if c == b'_' && n > 0 && b.get(*i + 1).is_some_and(u8::is_ascii_digit) {
                 *i += 1;
             } else {
                 break;
             }
         }
-        out.len() - start
+        n
     };
-    if run(&mut i, &mut digits) > 0 {
-        seen_digit = true;
-    }
+    let start = i;
+    let mut seen_digit = run(&mut i, &mut |_| ()) > 0;
+    let mut frac_len: i64 = 0;
     if b.get(i) == Some(&b'.') {
         i += 1;
-        let n = run(&mut i, &mut digits);
+        let n = run(&mut i, &mut |_| ());
         frac_len = n as i64;
         seen_digit |= n > 0;
     }
     if !seen_digit {
         return None;
     }
+    let mant = s.get(start..i)?;
     let mut exp: i64 = 0;
     if matches!(b.get(i), Some(b'e' | b'E')) {
         i += 1;
@@ -137,55 +156,68 @@ fn parse_ascii_decimal(s: &str) -> Option<(bool, String, i64)> {
             }
             _ => false,
         };
-        let mut e = String::new();
-        if run(&mut i, &mut e) == 0 {
+        let mut v: i64 = 0;
+        let push =
+            &mut |d: u8| v = v.saturating_mul(10).saturating_add(i64::from(d)).min(EXP_SATURATION);
+        if run(&mut i, push) == 0 {
             return None;
         }
-        // Beyond 18 digits the exponent is out of any range anyway; saturate.
-        let v: i64 = e.get(..e.len().min(18)).and_then(|t| t.parse().ok()).unwrap_or(i64::MAX / 4);
         exp = if eneg { -v } else { v };
     }
     if i != b.len() {
         return None;
     }
-    Some((neg, digits, exp - frac_len))
+    Some(DecimalText { neg, mant, exp: exp - frac_len })
 }
 
-fn to_approx(neg: bool, digits: &str, exp: i64, source: &str) -> Result<Approx, NumProblem> {
-    let digits = digits.trim_start_matches('0');
-    if digits.is_empty() {
+fn to_approx(d: DecimalText<'_>, source: &str) -> Result<Approx, NumProblem> {
+    let leading_zeros = d.digits().take_while(|&c| c == 0).count();
+    let sig = d.digits().count() - leading_zeros;
+    if sig == 0 {
         return Ok(Approx { v: Decimal::ZERO, err: Decimal::ZERO });
     }
-    let int_digits = digits.len() as i64 + exp;
+    let exp = d.exp;
+    let int_digits = sig as i64 + exp;
     if int_digits > MAX_INT_DIGITS {
         return Err(NumProblem::OutOfRange(format!("{source} is 10^26 or more")));
     }
     // Keep at most 28 significant digits and 28 fractional digits (fits 96 bits).
     let max_frac = (28 - int_digits.max(0)).clamp(0, 28);
     let frac = (-exp).max(0);
-    let (kept, scale, dropped) = if frac > max_frac {
+    let significant = d.digits().skip(leading_zeros);
+    let (keep_len, zeros, scale, dropped) = if frac > max_frac {
         let drop = (frac - max_frac) as usize;
-        let keep_len = digits.len().saturating_sub(drop);
-        let kept = digits.get(..keep_len).unwrap_or("");
-        let dropped_nonzero = digits.get(keep_len..).is_some_and(|d| d.bytes().any(|c| c != b'0'));
-        (kept.to_owned(), max_frac, dropped_nonzero)
+        let keep_len = sig.saturating_sub(drop);
+        let dropped_nonzero = significant.clone().skip(keep_len).any(|c| c != 0);
+        (keep_len, 0, max_frac, dropped_nonzero)
     } else {
-        let mut d = digits.to_owned();
         // Positive exponent: append zeros (at most 26 integer digits, checked above).
-        for _ in 0..exp.max(0) {
-            d.push('0');
-        }
-        (d, frac, false)
+        (sig, exp.max(0), frac, false)
     };
-    let mantissa: i128 =
-        if kept.is_empty() { 0 } else { kept.parse().map_err(|_| NumProblem::Malformed)? };
+    // At most 28 digits are kept (see above), which an i128 holds with room to spare.
+    let mut mantissa: i128 = 0;
+    let digits = significant.take(keep_len).chain(std::iter::repeat_n(0, zeros as usize));
+    for c in digits {
+        mantissa = mantissa
+            .checked_mul(10)
+            .and_then(|m| m.checked_add(i128::from(c)))
+            .ok_or(NumProblem::Malformed)?;
+    }
     let mut v = Decimal::try_from_i128_with_scale(mantissa, scale as u32)
         .map_err(|_| NumProblem::OutOfRange(format!("{source} does not fit")))?;
-    if neg {
+    if d.neg {
         v.set_sign_negative(true);
     }
     let err = if dropped { pow10_neg(scale as u32) } else { Decimal::ZERO };
     Ok(Approx { v, err })
+}
+
+/// Text that spells a non-finite value (`inf`, `infinity`, `nan`, `snan` in any case,
+/// with at most one sign), which a string amount must not smuggle in.
+fn is_non_finite_word(t: &str) -> bool {
+    let word = t.trim_start_matches(['+', '-']);
+    t.len() - word.len() <= 1
+        && ["inf", "infinity", "nan", "snan"].iter().any(|w| word.eq_ignore_ascii_case(w))
 }
 
 fn read_number(v: &Json) -> Result<Approx, NumProblem> {
@@ -193,8 +225,8 @@ fn read_number(v: &Json) -> Result<Approx, NumProblem> {
         Json::Number(n) => match n.kind() {
             NumberKind::NonFinite => Err(NumProblem::NonFinite),
             _ => {
-                let (neg, d, e) = parse_ascii_decimal(n.as_str()).ok_or(NumProblem::Malformed)?;
-                to_approx(neg, &d, e, n.as_str())
+                let d = parse_ascii_decimal(n.as_str()).ok_or(NumProblem::Malformed)?;
+                to_approx(d, n.as_str())
             }
         },
         Json::String(s) => {
@@ -202,14 +234,11 @@ fn read_number(v: &Json) -> Result<Approx, NumProblem> {
             if !t.is_ascii() {
                 return Err(NumProblem::Malformed);
             }
-            let lower = t.to_ascii_lowercase();
-            let word = lower.trim_start_matches(['+', '-']);
-            if matches!(word, "inf" | "infinity" | "nan" | "snan") && lower.len() - word.len() <= 1
-            {
+            if is_non_finite_word(t) {
                 return Err(NumProblem::NonFinite);
             }
-            let (neg, d, e) = parse_ascii_decimal(t).ok_or(NumProblem::Malformed)?;
-            to_approx(neg, &d, e, t)
+            let d = parse_ascii_decimal(t).ok_or(NumProblem::Malformed)?;
+            to_approx(d, t)
         }
         _ => Err(NumProblem::Malformed),
     }
@@ -525,6 +554,13 @@ mod tests {
             (tx("0", r#"{"amount": "1e-30"}"#), "finance.verified"),
             (tx(r#""-0""#, r#"{"amount": 0}"#), "finance.verified"),
             (tx("1000", r#"{"amount": "1_000.00"}"#), "finance.verified"),
+            // A long exponent with leading zeros is still its value (0.5e1 = 5), not its
+            // first 18 digits (which would read 0.5 and let a claim of 0.5 pass).
+            (tx(r#""0.5""#, r#"{"amount": "0.5e0000000000000000001"}"#), "finance.mismatch"),
+            (tx("5", r#"{"amount": "0.5e0000000000000000001"}"#), "finance.verified"),
+            // An exponent beyond i64 saturates (no overflow): the value is below a cent.
+            (tx("0", r#"{"amount": "5e-99999999999999999999999"}"#), "finance.verified"),
+            (tx("0", r#"{"amount": "5e99999999999999999999999"}"#), "engine_error"),
             (tx("50", r#"{"amount": "  50.00  "}"#), "finance.verified"),
             (tx("50", r#"{"amount": "٥٠"}"#), "finance.line_item_malformed"),
             (tx("50", r#"{"amount": "５０"}"#), "finance.line_item_malformed"),

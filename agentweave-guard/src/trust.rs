@@ -299,30 +299,33 @@ impl TrustBoundary {
         mono: Instant,
     ) -> Result<(), TrustDenial> {
         let deny = |rule, reason: String| Err(TrustDenial { rule, reason });
-        let (sk, rk) = (block_key(sender), block_key(receiver));
         let pt = payload_type.as_str();
         self.with(|s| {
-            if s.blocked.contains(&sk) {
-                return deny(
-                    TrustRule::SenderBlocked,
-                    format!("Sender '{}' is globally blocked", redact(sender)),
-                );
-            }
-            if s.blocked.contains(&rk) {
-                return deny(
-                    TrustRule::ReceiverBlocked,
-                    format!("Receiver '{}' is globally blocked", redact(receiver)),
-                );
-            }
-            if s.blocked_pairs.contains(&(sk, rk)) {
-                return deny(
-                    TrustRule::PairBlocked,
-                    format!(
-                        "Communication pair {}->{} is blocked",
-                        redact(sender),
-                        redact(receiver)
-                    ),
-                );
+            // The folded keys are only needed (and only computed) when something is blocked.
+            if !(s.blocked.is_empty() && s.blocked_pairs.is_empty()) {
+                let (sk, rk) = (block_key(sender), block_key(receiver));
+                if s.blocked.contains(&sk) {
+                    return deny(
+                        TrustRule::SenderBlocked,
+                        format!("Sender '{}' is globally blocked", redact(sender)),
+                    );
+                }
+                if s.blocked.contains(&rk) {
+                    return deny(
+                        TrustRule::ReceiverBlocked,
+                        format!("Receiver '{}' is globally blocked", redact(receiver)),
+                    );
+                }
+                if s.blocked_pairs.contains(&(sk, rk)) {
+                    return deny(
+                        TrustRule::PairBlocked,
+                        format!(
+                            "Communication pair {}->{} is blocked",
+                            redact(sender),
+                            redact(receiver)
+                        ),
+                    );
+                }
             }
             let live = |e: &&TrustEntry| e.valid_until.is_none_or(|v| wall <= v);
             let se = s.trusted.get(sender).filter(live);

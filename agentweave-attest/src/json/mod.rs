@@ -13,6 +13,7 @@ pub(crate) mod write;
 pub use parse::{ParseOptions, parse, raw_members};
 pub use write::write_compact;
 
+use std::borrow::Cow;
 use std::fmt;
 
 /// A JSON number kept as its validated source text.
@@ -76,8 +77,11 @@ impl fmt::Display for Number {
 }
 
 /// A JSON object: members in source order, each key at most once.
+///
+/// Keys are `Cow<'static, str>` so that the parser can hand out the protocol's well-known
+/// keys (`amount`, `payload`, …) without one allocation each; any other key is owned.
 #[derive(Debug, Clone, PartialEq, Default)]
-pub struct Object(Vec<(String, Json)>);
+pub struct Object(Vec<(Cow<'static, str>, Json)>);
 
 impl Object {
     /// An empty object.
@@ -92,12 +96,12 @@ impl Object {
 
     /// Looks a member up by key (objects in messages are small, so a scan is the fast path).
     pub fn get(&self, key: &str) -> Option<&Json> {
-        self.0.iter().find(|(k, _)| k == key).map(|(_, v)| v)
+        self.0.iter().find(|(k, _)| k.as_ref() == key).map(|(_, v)| v)
     }
 
     /// Whether the key is present (even with a `null` value).
     pub fn contains_key(&self, key: &str) -> bool {
-        self.0.iter().any(|(k, _)| k == key)
+        self.0.iter().any(|(k, _)| k.as_ref() == key)
     }
 
     /// Adds a member, refusing a key that is already present (the caller decides what a
@@ -106,24 +110,24 @@ impl Object {
         if self.contains_key(&key) {
             return Err((key, value));
         }
-        self.0.push((key, value));
+        self.0.push((Cow::Owned(key), value));
         Ok(())
     }
 
     /// Appends without a duplicate check (the caller guarantees uniqueness).
-    pub(crate) fn push_unchecked(&mut self, key: String, value: Json) {
+    pub(crate) fn push_unchecked(&mut self, key: Cow<'static, str>, value: Json) {
         self.0.push((key, value));
     }
 
     /// Takes a member out of the object.
     pub fn remove(&mut self, key: &str) -> Option<Json> {
-        let i = self.0.iter().position(|(k, _)| k == key)?;
+        let i = self.0.iter().position(|(k, _)| k.as_ref() == key)?;
         Some(self.0.remove(i).1)
     }
 
     /// Members in source order.
     pub fn iter(&self) -> impl Iterator<Item = (&str, &Json)> {
-        self.0.iter().map(|(k, v)| (k.as_str(), v))
+        self.0.iter().map(|(k, v)| (k.as_ref(), v))
     }
 
     /// Number of members.

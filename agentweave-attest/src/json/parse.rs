@@ -1,5 +1,6 @@
 //! A strict JSON reader (RFC 8259) with the limits a peer-facing service needs.
 
+use std::borrow::Cow;
 use std::collections::HashSet;
 
 use super::{Json, Number, Object};
@@ -88,7 +89,35 @@ struct Parser<'a> {
     pos: usize,
     opts: ParseOptions,
     /// The top-level member being read, named in duplicate-key errors.
-    top_key: Option<String>,
+    top_key: Option<Cow<'static, str>>,
+}
+
+/// Keys of the guard protocol and its engines, shared instead of allocated when a
+/// document uses them (most keys of a real message are among these).
+fn well_known_key(k: &str) -> Option<&'static str> {
+    Some(match k {
+        "sender_agent_id" => "sender_agent_id",
+        "receiver_agent_id" => "receiver_agent_id",
+        "payload_type" => "payload_type",
+        "payload" => "payload",
+        "timestamp" => "timestamp",
+        "metadata" => "metadata",
+        "data" => "data",
+        "claimed_total" => "claimed_total",
+        "currency" => "currency",
+        "line_items" => "line_items",
+        "amount" => "amount",
+        "quantity" => "quantity",
+        "description" => "description",
+        "tax" => "tax",
+        "shipping" => "shipping",
+        "discount" => "discount",
+        "assertions" => "assertions",
+        "claim" => "claim",
+        "negated" => "negated",
+        "code" => "code",
+        _ => return None,
+    })
 }
 
 impl Parser<'_> {
@@ -134,7 +163,9 @@ impl Parser<'_> {
             Arr(Vec<Json>),
             /// The object so far, the pending key, and (for large objects) a key index so
             /// duplicate detection stays O(1) per member instead of a scan.
-            Obj(Object, String, Option<HashSet<String>>),
+            /// (The index is boxed to keep frames small: they are moved on every push/pop.)
+            #[expect(clippy::box_collection, reason = "a thin pointer keeps the frame small")]
+            Obj(Object, Cow<'static, str>, Option<Box<HashSet<Cow<'static, str>>>>),
         }
         let mut stack: Vec<Frame> = Vec::new();
         loop {
@@ -187,17 +218,24 @@ impl Parser<'_> {
                         let duplicate = match index {
                             Some(idx) => !idx.insert(k.clone()),
                             None if obj.len() >= SCAN_LIMIT => {
-                                let mut idx: HashSet<String> =
-                                    obj.iter().map(|(k, _)| k.to_owned()).collect();
+                                let mut idx: HashSet<Cow<'static, str>> =
+                                    obj.iter().map(|(k, _)| Cow::Owned(k.to_owned())).collect();
                                 let dup = !idx.insert(k.clone());
-                                *index = Some(idx);
+                                *index = Some(Box::new(idx));
                                 dup
                             }
                             None => obj.contains_key(&k),
                         };
                         if duplicate && check_dups {
-                            let field = if at_root_frame { None } else { self.top_key.clone() };
-                            return Err(JsonError::DuplicateKey { key: k, top_level_field: field });
+                            let field = if at_root_frame {
+                                None
+                            } else {
+                                self.top_key.clone().map(Cow::into_owned)
+                            };
+                            return Err(JsonError::DuplicateKey {
+                                key: k.into_owned(),
+                                top_level_field: field,
+                            });
                         }
                         if !duplicate {
                             obj.push_unchecked(k, v);
@@ -224,9 +262,12 @@ impl Parser<'_> {
         }
     }
 
-    fn key(&mut self) -> Result<String, JsonError> {
+    fn key(&mut self) -> Result<Cow<'static, str>, JsonError> {
         self.ws();
-        let k = self.string()?;
+        let k = self.string_with(|t| match well_known_key(t) {
+            Some(k) => Cow::Borrowed(k),
+            None => Cow::Owned(t.to_owned()),
+        })?;
         self.ws();
         self.expect(b':')?;
         Ok(k)
@@ -326,6 +367,15 @@ impl Parser<'_> {
     }
 
     fn string(&mut self) -> Result<String, JsonError> {
+        self.string_with(str::to_owned)
+    }
+
+    /// Reads a string; `plain` turns an escape-free string (the fast path, a slice of the
+    /// source) into the result without an intermediate copy.
+    fn string_with<T: From<String>>(
+        &mut self,
+        plain: impl FnOnce(&str) -> T,
+    ) -> Result<T, JsonError> {
         self.expect(b'"')?;
         // Fast path: no escapes, so the string is one exact-size copy of the source.
         let start = self.pos;
@@ -339,7 +389,7 @@ impl Parser<'_> {
         if self.s.get(end) == Some(&b'"') {
             let text = self.text.get(start..end).ok_or_else(|| self.syntax("bad string"))?;
             self.pos = end + 1;
-            return Ok(text.to_owned());
+            return Ok(plain(text));
         }
         let mut out = String::new();
         loop {
@@ -357,7 +407,7 @@ impl Parser<'_> {
             match self.peek() {
                 Some(b'"') => {
                     self.pos += 1;
-                    return Ok(out);
+                    return Ok(T::from(out));
                 }
                 Some(b'\\') => {
                     self.pos += 1;

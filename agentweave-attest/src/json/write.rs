@@ -2,44 +2,63 @@
 
 use super::Json;
 
+/// Where serialised JSON text goes: a `String`, or (for hashing) straight into a digest
+/// without building the text first.
+pub(crate) trait Sink {
+    /// Appends `s`.
+    fn put(&mut self, s: &str);
+}
+
+impl Sink for String {
+    fn put(&mut self, s: &str) {
+        self.push_str(s);
+    }
+}
+
 /// Appends the compact JSON text of `v` to `out`.
 pub fn write_compact(v: &Json, out: &mut String) {
+    write_value(v, out);
+}
+
+fn write_value<S: Sink>(v: &Json, out: &mut S) {
     match v {
-        Json::Null => out.push_str("null"),
-        Json::Bool(true) => out.push_str("true"),
-        Json::Bool(false) => out.push_str("false"),
-        Json::Number(n) => out.push_str(n.as_str()),
+        Json::Null => out.put("null"),
+        Json::Bool(true) => out.put("true"),
+        Json::Bool(false) => out.put("false"),
+        Json::Number(n) => out.put(n.as_str()),
         Json::String(s) => write_string(s, out),
         Json::Array(items) => {
-            out.push('[');
+            out.put("[");
             for (i, item) in items.iter().enumerate() {
                 if i > 0 {
-                    out.push(',');
+                    out.put(",");
                 }
-                write_compact(item, out);
+                write_value(item, out);
             }
-            out.push(']');
+            out.put("]");
         }
         Json::Object(o) => {
-            out.push('{');
+            out.put("{");
             for (i, (k, item)) in o.iter().enumerate() {
                 if i > 0 {
-                    out.push(',');
+                    out.put(",");
                 }
                 write_string(k, out);
-                out.push(':');
-                write_compact(item, out);
+                out.put(":");
+                write_value(item, out);
             }
-            out.push('}');
+            out.put("}");
         }
     }
 }
 
+const HEX: &[u8; 16] = b"0123456789abcdef";
+
 /// Writes a JSON string with the short escapes of RFC 8785 (and JSON): `\b \t \n \f \r`,
 /// `\"`, `\\`, other control characters as lowercase `\u00xx`, everything else verbatim.
-pub(crate) fn write_string(s: &str, out: &mut String) {
-    out.reserve(s.len() + 2);
-    out.push('"');
+/// (This is also exactly what `serde_json` writes, which the claims encoder relies on.)
+pub(crate) fn write_string<S: Sink>(s: &str, out: &mut S) {
+    out.put("\"");
     let mut run_start = 0;
     for (i, b) in s.bytes().enumerate() {
         let esc = match b {
@@ -53,14 +72,17 @@ pub(crate) fn write_string(s: &str, out: &mut String) {
             0..=0x1f => "",
             _ => continue,
         };
-        out.push_str(s.get(run_start..i).unwrap_or(""));
+        out.put(s.get(run_start..i).unwrap_or(""));
         if esc.is_empty() {
-            out.push_str(&format!("\\u{b:04x}"));
+            let hi = HEX.get(usize::from(b >> 4)).copied().unwrap_or(b'0');
+            let lo = HEX.get(usize::from(b & 0xf)).copied().unwrap_or(b'0');
+            let buf = [b'\\', b'u', b'0', b'0', hi, lo];
+            out.put(std::str::from_utf8(&buf).unwrap_or("\\ufffd"));
         } else {
-            out.push_str(esc);
+            out.put(esc);
         }
         run_start = i + 1;
     }
-    out.push_str(s.get(run_start..).unwrap_or(""));
-    out.push('"');
+    out.put(s.get(run_start..).unwrap_or(""));
+    out.put("\"");
 }
