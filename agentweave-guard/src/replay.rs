@@ -241,6 +241,34 @@ pub fn replay_line(
     Ok(result)
 }
 
+/// Replays every non-blank line of `input` with a fresh ES256 key (hashing the payload with
+/// `canonicalization`) and writes one JSON result per line to `output`; returns how many lines
+/// were replayed. This is the whole of `agentweave-guard-replay` and `agentweave guard replay`.
+pub fn replay_stream(
+    input: impl std::io::BufRead,
+    mut output: impl std::io::Write,
+    canonicalization: agentweave_attest::Canonicalization,
+) -> Result<usize, Box<dyn std::error::Error + Send + Sync>> {
+    use agentweave_attest::{AttestorConfig, Es256Attestor, SigningKey};
+    let config = AttestorConfig { canonicalization, ..AttestorConfig::default() };
+    let key = SigningKey::generate(&config.issuer)?;
+    let attestor: Arc<dyn Attestor> = Arc::new(Es256Attestor::new(config, key)?);
+    let base = PipelineConfig::default();
+    let mut count = 0;
+    for line in input.lines() {
+        let line = line?;
+        if line.trim().is_empty() {
+            continue;
+        }
+        let result = replay_line_or_error(&line, &attestor, &base);
+        serde_json::to_writer(&mut output, &result)?;
+        output.write_all(b"\n")?;
+        count += 1;
+    }
+    output.flush()?;
+    Ok(count)
+}
+
 /// Replays a line, turning a malformed line into an `error` result (for line-oriented
 /// tools that must emit one output per input line).
 pub fn replay_line_or_error(

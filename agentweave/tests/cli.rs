@@ -81,3 +81,61 @@ fn dev_identity_server_serves_identity_show() {
         run(&["dev", "identity-server", "--serve", "spiffe://other.org/agent/x=/tmp/x.sock"]);
     assert_eq!(code, 2, "{stderr}");
 }
+
+#[test]
+fn authz_test_runs_case_files_and_exits_by_outcome() {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap();
+    let cases = root.join("agentweave-authz/policies/tests/role_matrix.json");
+    let (code, stdout, stderr) = run(&["authz", "test", cases.to_str().unwrap()]);
+    assert_eq!(code, 0, "{stdout}{stderr}");
+
+    // The same table with one expectation flipped must fail with exit code 1 and name the case.
+    let dir = tempfile::tempdir().unwrap();
+    let text = std::fs::read_to_string(&cases).unwrap();
+    let flipped = text.replacen(
+        r#""allow": true, "reason_contains": "role reader of search allows search.query""#,
+        r#""allow": false"#,
+        1,
+    );
+    assert_ne!(flipped, text, "the fixture changed shape; update this test");
+    let policies = cases.parent().unwrap().parent().unwrap().display().to_string();
+    let flipped = flipped.replace("\"../", &format!("\"{policies}/"));
+    let bad = dir.path().join("bad.json");
+    std::fs::write(&bad, flipped).unwrap();
+    let (code, stdout, _) = run(&["authz", "test", bad.to_str().unwrap()]);
+    assert_eq!(code, 1, "{stdout}");
+    assert!(stdout.contains("reader may query"), "the failing case is named: {stdout}");
+
+    let (code, _, _) = run(&["authz", "test", dir.path().join("missing.json").to_str().unwrap()]);
+    assert_eq!(code, 3);
+}
+
+#[test]
+fn guard_replay_writes_one_verdict_per_corpus_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let corpus = dir.path().join("lines.jsonl");
+    std::fs::write(
+        &corpus,
+        concat!(
+            r#"{"id": "t-1", "input": {"sender_agent_id": "procurement-agent", "receiver_agent_id": "treasury-agent", "payload_type": "financial_transaction", "payload": {"data": {"claimed_total": "300.00", "line_items": [{"amount": "100.00"}, {"amount": "200.00"}]}}}, "trust_config": {"default_allow": false, "trusted": ["procurement-agent"]}}"#,
+            "\n\n",
+            r#"{"id": "t-2", "input": {"sender_agent_id": "stranger", "receiver_agent_id": "treasury-agent", "payload_type": "general", "payload": {}}, "trust_config": {"default_allow": false, "trusted": ["procurement-agent"]}}"#,
+            "\n",
+            "not json\n",
+        ),
+    )
+    .unwrap();
+    let (code, stdout, stderr) = run(&["guard", "replay", corpus.to_str().unwrap()]);
+    assert_eq!(code, 0, "{stderr}");
+    let lines: Vec<serde_json::Value> =
+        stdout.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    assert_eq!(lines.len(), 3, "one output per non-blank input line: {stdout}");
+    assert_eq!(
+        (lines[0]["id"].as_str(), lines[0]["verdict"].as_str()),
+        (Some("t-1"), Some("forwarded"))
+    );
+    assert_eq!(lines[0]["reason_code"], "finance.verified");
+    assert_eq!(lines[0]["jwt"], true);
+    assert_eq!(lines[1]["reason_code"], "trust.not_allowlisted");
+    assert_eq!(lines[2]["verdict"], "error");
+}

@@ -5,13 +5,10 @@
 //! Usage: `agentweave-guard-replay [--python-json] [FILE]` (stdin when FILE is absent
 //! or `-`). See the crate README.
 
-use std::io::{BufRead, BufReader, Write};
+use agentweave_attest::Canonicalization;
+use agentweave_guard::replay::replay_stream;
+use std::io::{BufRead, BufReader};
 use std::process::ExitCode;
-use std::sync::Arc;
-
-use agentweave_attest::{Attestor, AttestorConfig, Canonicalization, Es256Attestor, SigningKey};
-use agentweave_guard::PipelineConfig;
-use agentweave_guard::replay::replay_line_or_error;
 
 fn main() -> ExitCode {
     match run() {
@@ -23,7 +20,7 @@ fn main() -> ExitCode {
     }
 }
 
-fn run() -> Result<(), Box<dyn std::error::Error>> {
+fn run() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
     let mut canon = Canonicalization::Jcs;
     let mut path: Option<String> = None;
     for arg in std::env::args().skip(1) {
@@ -44,20 +41,6 @@ fn run() -> Result<(), Box<dyn std::error::Error>> {
             Box::new(BufReader::new(std::fs::File::open(p).map_err(|e| format!("{p}: {e}"))?))
         }
     };
-    let config = AttestorConfig { canonicalization: canon, ..AttestorConfig::default() };
-    let key = SigningKey::generate(&config.issuer)?;
-    let attestor: Arc<dyn Attestor> = Arc::new(Es256Attestor::new(config, key)?);
-    let base = PipelineConfig::default();
-    let stdout = std::io::stdout();
-    let mut out = stdout.lock();
-    for line in reader.lines() {
-        let line = line?;
-        if line.trim().is_empty() {
-            continue;
-        }
-        let result = replay_line_or_error(&line, &attestor, &base);
-        serde_json::to_writer(&mut out, &result)?;
-        out.write_all(b"\n")?;
-    }
+    replay_stream(reader, std::io::stdout().lock(), canon)?;
     Ok(())
 }

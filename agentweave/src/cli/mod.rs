@@ -7,7 +7,9 @@
 //! | 2 | usage error (bad arguments) |
 //! | 3 | fault (unreachable endpoint, unreadable file, engine failure) |
 
+mod authz;
 mod dev;
+mod guard;
 mod identity;
 mod validate;
 
@@ -40,6 +42,12 @@ enum Command {
     /// Workload identity commands.
     #[command(subcommand)]
     Identity(identity::Command),
+    /// Policy commands.
+    #[command(subcommand)]
+    Authz(authz::Command),
+    /// Guard commands.
+    #[command(subcommand)]
+    Guard(guard::Command),
     /// Development helpers (never for production).
     #[command(subcommand)]
     Dev(dev::Command),
@@ -66,6 +74,8 @@ pub fn main() -> ExitCode {
         match cli.command {
             Command::Validate(args) => validate::run(args),
             Command::Identity(command) => identity::run(command).await,
+            Command::Authz(command) => authz::run(command),
+            Command::Guard(command) => guard::run(command),
             Command::Dev(command) => dev::run(command).await,
         }
     })
