@@ -89,9 +89,9 @@ async fn our_client_against_the_python_sdk_server() {
         .await
         .unwrap()
     {
-        Ok(p) => p,
-        Err(why) => {
-            eprintln!("SKIPPED our_client_against_the_python_sdk_server: {why}");
+        Some(p) => p,
+        None => {
+            eprintln!("SKIPPED our_client_against_the_python_sdk_server: python3 is not installed");
             return;
         }
     };

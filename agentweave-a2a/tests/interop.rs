@@ -5,53 +5,24 @@
 //! `<workspace>/.venv-a2a` (git-ignored) and is created once; later runs only check the
 //! installed version.
 
+mod client_support;
 mod common;
 
-use std::path::{Path, PathBuf};
-use std::process::Command;
+use client_support::{SDK_SERVER_PACKAGES, venv_python};
 
-const SDK: &str = "a2a-sdk==1.3.0";
-
-fn venv_python() -> Result<PathBuf, String> {
-    if Command::new("python3").arg("--version").output().is_err() {
-        return Err("python3 is not installed".into());
-    }
-    let venv = Path::new(env!("CARGO_MANIFEST_DIR")).join("../.venv-a2a");
-    let py = venv.join("bin/python");
-    let ready = |py: &Path| {
-        Command::new(py)
-            .args(["-c", "import importlib.metadata as m, a2a.client; assert m.version('a2a-sdk') == '1.3.0'"])
-            .output()
-            .is_ok_and(|o| o.status.success())
-    };
-    if ready(&py) {
-        return Ok(py);
-    }
-    let out = Command::new("python3")
-        .arg("-m")
-        .arg("venv")
-        .arg(&venv)
-        .output()
-        .map_err(|e| e.to_string())?;
-    if !out.status.success() {
-        return Err(format!("venv creation failed: {}", String::from_utf8_lossy(&out.stderr)));
-    }
-    let out = Command::new(&py)
-        .args(["-m", "pip", "install", "-q", SDK])
-        .output()
-        .map_err(|e| e.to_string())?;
-    if !out.status.success() || !ready(&py) {
-        return Err(format!("pip install {SDK} failed: {}", String::from_utf8_lossy(&out.stderr)));
-    }
-    Ok(py)
-}
+/// Importable SDK client at the pinned version.
+const READY_CHECK: &str =
+    "import importlib.metadata as m, a2a.client; assert m.version('a2a-sdk') == '1.3.0'";
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn python_sdk_client_against_our_server() {
-    let py = match tokio::task::spawn_blocking(venv_python).await.unwrap() {
-        Ok(p) => p,
-        Err(why) => {
-            eprintln!("SKIPPED python_sdk_client_against_our_server: {why}");
+    let py = match tokio::task::spawn_blocking(|| venv_python(SDK_SERVER_PACKAGES, READY_CHECK))
+        .await
+        .unwrap()
+    {
+        Some(p) => p,
+        None => {
+            eprintln!("SKIPPED python_sdk_client_against_our_server: python3 is not installed");
             return;
         }
     };
@@ -80,7 +51,7 @@ async fn python_sdk_client_against_our_server() {
             .build()
             .unwrap();
     let serve = tokio::spawn(async move { axum::serve(listener, server.router()).await });
-    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/interop/client.py");
+    let script = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/interop/client.py");
     for binding in ["JSONRPC", "HTTP+JSON"] {
         let out = tokio::process::Command::new(&py)
             .arg(&script)

@@ -62,8 +62,9 @@ impl TrustCache {
         Self { identity, provider, anchors: Mutex::new(HashMap::new()) }
     }
 
-    pub(crate) fn provider(&self) -> &Arc<CryptoProvider> {
-        &self.provider
+    /// The signature algorithms handshake signatures are checked with (both verifiers).
+    pub(crate) fn algorithms(&self) -> &rustls::crypto::WebPkiSupportedAlgorithms {
+        &self.provider.signature_verification_algorithms
     }
 
     /// Verifies `end_entity` (whose leaf names `id`) and `intermediates` against the bundle of
