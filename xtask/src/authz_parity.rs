@@ -29,7 +29,8 @@ pub(crate) fn run(root: &Path, release: bool) -> anyhow::Result<()> {
         "OPA (opa_eval.py)",
     )?;
     let mut cargo = Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()));
-    cargo.current_dir(root).args(["run", "--quiet"]);
+    // Same incremental setting as `cargo xtask ci`'s test step, so its build is reused as is.
+    cargo.current_dir(root).env("CARGO_INCREMENTAL", "0").args(["run", "--quiet"]);
     if release {
         cargo.arg("--release");
     }

@@ -14,10 +14,22 @@ pub(crate) fn project_root() -> PathBuf {
 
 /// Runs `program args…` in `root`, streaming its output, and fails naming the step.
 pub(crate) fn run(root: &Path, step: &str, program: &str, args: &[&str]) -> anyhow::Result<()> {
+    run_with_env(root, step, program, args, &[])
+}
+
+/// [`run`] with extra environment variables for the child (and only the child).
+pub(crate) fn run_with_env(
+    root: &Path,
+    step: &str,
+    program: &str,
+    args: &[&str],
+    env: &[(&str, &str)],
+) -> anyhow::Result<()> {
     println!("==> {step}: {program} {}", args.join(" "));
     let started = Instant::now();
     let status = Command::new(program)
         .args(args)
+        .envs(env.iter().copied())
         .current_dir(root)
         .status()
         .with_context(|| format!("{step}: cannot start {program}"))?;
@@ -39,4 +51,20 @@ pub(crate) fn output(
         .current_dir(root)
         .output()
         .with_context(|| format!("cannot start {program}"))
+}
+
+/// The cargo target directory: `CARGO_TARGET_DIR` when set, else `<root>/target`.
+pub(crate) fn target_dir(root: &Path) -> PathBuf {
+    std::env::var_os("CARGO_TARGET_DIR").map_or_else(|| root.join("target"), PathBuf::from)
+}
+
+/// Bytes under `path`, for reporting how much disk a run used (0 when it does not exist).
+pub(crate) fn disk_usage(path: &Path) -> u64 {
+    let Ok(metadata) = std::fs::symlink_metadata(path) else { return 0 };
+    if !metadata.is_dir() {
+        return metadata.len();
+    }
+    std::fs::read_dir(path)
+        .map(|entries| entries.flatten().map(|entry| disk_usage(&entry.path())).sum())
+        .unwrap_or(0)
 }
