@@ -22,12 +22,10 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use agentweave_identity::dev::{DevIssuer, DevIssuerConfig};
-use agentweave_identity::rustls_pki_types::{
-    CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer, ServerName,
-};
+use agentweave_identity::rustls_pki_types::ServerName;
 use agentweave_identity::{SpiffeId, TrustDomain};
 use agentweave_transport::test_util::DevIdentity;
-use agentweave_transport::tls::{SpiffeTls, crypto_provider};
+use agentweave_transport::tls::SpiffeTls;
 use agentweave_transport::{
     Endpoint, ExpectedPeer, HttpVersions, MtlsServer, MtlsTransport, Peer, SendOptions,
     ServerConfig, TlsVersions, Transport, TransportConfig,
@@ -311,49 +309,6 @@ async fn handshake_rate(
     Ok(HANDSHAKES as f64 / elapsed.as_secs_f64())
 }
 
-/// Stock rustls mutual TLS: a CA, a server certificate for `localhost` and a client certificate,
-/// P-256 keys, verified by rustls's own webpki verifiers.
 fn bare_configs() -> Result<(Arc<rustls::ServerConfig>, Arc<rustls::ClientConfig>), AnyError> {
-    use rcgen::{
-        BasicConstraints, CertificateParams, ExtendedKeyUsagePurpose, IsCa, Issuer, KeyPair,
-    };
-    let ca_key = KeyPair::generate_for(&rcgen::PKCS_ECDSA_P256_SHA256)?;
-    let mut ca_params = CertificateParams::new(Vec::<String>::new())?;
-    ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-    let ca_cert = ca_params.self_signed(&ca_key)?;
-    let ca = Issuer::new(ca_params, ca_key);
-    let leaf = |name: &str| -> Result<(CertificateDer<'static>, PrivateKeyDer<'static>), AnyError> {
-        let key = KeyPair::generate_for(&rcgen::PKCS_ECDSA_P256_SHA256)?;
-        let mut params = CertificateParams::new(vec![name.to_owned()])?;
-        params.extended_key_usages =
-            vec![ExtendedKeyUsagePurpose::ServerAuth, ExtendedKeyUsagePurpose::ClientAuth];
-        let cert = params.signed_by(&key, &ca)?;
-        Ok((
-            CertificateDer::from(cert.der().to_vec()),
-            PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(key.serialize_der())),
-        ))
-    };
-    let (server_cert, server_key) = leaf("localhost")?;
-    let (client_cert, client_key) = leaf("client.localhost")?;
-    let mut roots = rustls::RootCertStore::empty();
-    roots.add(CertificateDer::from(ca_cert.der().to_vec()))?;
-    let roots = Arc::new(roots);
-    let provider = crypto_provider();
-    let client_verifier = rustls::server::WebPkiClientVerifier::builder_with_provider(
-        roots.clone(),
-        provider.clone(),
-    )
-    .build()?;
-    let mut server = rustls::ServerConfig::builder_with_provider(provider.clone())
-        .with_protocol_versions(&[&rustls::version::TLS13])?
-        .with_client_cert_verifier(client_verifier)
-        .with_single_cert(vec![server_cert], server_key)?;
-    server.session_storage = Arc::new(rustls::server::NoServerSessionStorage {});
-    server.send_tls13_tickets = 0;
-    let mut client = rustls::ClientConfig::builder_with_provider(provider)
-        .with_protocol_versions(&[&rustls::version::TLS13])?
-        .with_root_certificates(roots)
-        .with_client_auth_cert(vec![client_cert], client_key)?;
-    client.resumption = rustls::client::Resumption::disabled();
-    Ok((Arc::new(server), Arc::new(client)))
+    agentweave_transport::test_util::stock_mtls_configs()
 }

@@ -42,6 +42,8 @@ mod error;
 mod peer;
 mod server;
 #[cfg(feature = "test-util")]
+mod stock_tls;
+#[cfg(feature = "test-util")]
 pub mod test_util;
 pub mod tls;
 

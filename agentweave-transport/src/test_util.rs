@@ -3,6 +3,8 @@
 
 use std::sync::Arc;
 
+pub use crate::stock_tls::stock_mtls_configs;
+
 use agentweave_identity::dev::DevIssuer;
 use agentweave_identity::{
     IdentityError, IdentityProvider, IdentityPublisher, IdentitySnapshot, SpiffeId, TrustBundleSet,

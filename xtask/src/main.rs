@@ -2,7 +2,7 @@
 //! tools to install). `cargo xtask ci` passing locally means CI passes.
 
 mod authz_parity;
-mod bench_transport;
+mod bench;
 mod ci;
 mod shell;
 mod tidy;
@@ -20,6 +20,9 @@ tasks:
                      (--release also times both engines for a ratio)
   bench transport    pooled mTLS round trip and handshake rate beside plaintext and bare-rustls
                      baselines in the same run (release build; fails when a target is missed)
+  bench e2e          concurrent calls through the whole pipeline (authz both ways, guard, signed
+                     attestation, audit file) beside a bare hyper+rustls mTLS echo in the same run:
+                     calls/s, p50/p99, cost per call against the cryptography it needs (--quick)
   help               this text
 ";
 
@@ -31,11 +34,9 @@ fn main() -> ExitCode {
         "ci" => ci::run(&root),
         "deps" => ci::dependency_invariants(&root),
         "authz-parity" => authz_parity::run(&root, args.iter().any(|a| a == "--release")),
-        "bench" => match args.get(1).map(String::as_str) {
-            Some("transport") => bench_transport::run(&root),
-            other => Err(anyhow::anyhow!(
-                "unknown bench {other:?}: expected `cargo xtask bench transport`"
-            )),
+        "bench" => match args.get(1) {
+            Some(name) => bench::run(&root, name, args.get(2..).unwrap_or_default()),
+            None => Err(anyhow::anyhow!("which bench? expected one of {}", bench::names())),
         },
         "help" | "--help" | "-h" => {
             print!("{HELP}");
