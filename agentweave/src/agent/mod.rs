@@ -31,6 +31,7 @@ mod error;
 mod executor;
 mod from_config;
 mod guard_stage;
+mod handle;
 mod secure_agent;
 mod wire;
 
@@ -40,5 +41,6 @@ pub use card::{ATTESTATION_EXTENSION_URI, attestation_keys};
 pub use error::{AgentError, CallError};
 pub use from_config::POLICY_POLL_INTERVAL;
 pub use guard_stage::{GUARD_RATE_PER_MINUTE, agent_guard};
+pub use handle::AgentHandle;
 pub use secure_agent::{SecureAgent, SecureAgentBuilder};
 pub use wire::{CAPABILITY_KEY, TRACE_ID_KEY, VERDICT_KEY, VerdictSummary};

@@ -474,5 +474,14 @@ impl SecureAgent {
     }
 }
 
+impl SecureAgent {
+    /// A second view of a running agent's shared state, for outbound calls only (see
+    /// `AgentHandle`): it owns neither the listener nor the agent's resources, so dropping it
+    /// stops nothing.
+    pub(crate) fn view(inner: Arc<Inner>) -> SecureAgent {
+        SecureAgent { inner, handle: None, keep_alive: Vec::new() }
+    }
+}
+
 /// Bound on stopping a resource the agent started.
 const STOP_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);

@@ -17,6 +17,7 @@ mod validate;
 
 pub use error::ConfigError;
 pub use model::*;
+pub(crate) use validate::HttpTarget;
 
 use std::collections::BTreeMap;
 use std::path::Path;

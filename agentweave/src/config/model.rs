@@ -38,6 +38,11 @@ pub struct AgentConfig {
     /// Known peers: SPIFFE ID → endpoint.
     #[serde(default)]
     pub peers: Vec<PeerSection>,
+    /// What `agentweave serve` offers: each entry becomes a capability with a built-in handler
+    /// (see `crate::handlers`). Default: none (a client-only agent). Agents embedded in code pass
+    /// their own capabilities to `SecureAgent::from_config` instead.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub capabilities: Vec<CapabilitySection>,
 }
 
 /// Deployment environment.
@@ -395,6 +400,82 @@ pub struct PeerSection {
     pub endpoint: String,
 }
 
+/// One entry of `capabilities:`.
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct CapabilitySection {
+    /// The capability name: the policy action and the agent card skill id. Required, unique,
+    /// not empty.
+    pub name: String,
+    /// Agent card description. Default: empty.
+    #[serde(default)]
+    pub description: String,
+    /// Run the guard on every payload as this type; only a verified payload reaches the handler.
+    /// Default: no guard.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub guard_payload: Option<GuardPayload>,
+    /// What does the work.
+    pub handler: HandlerSection,
+}
+
+/// A guard payload type a capability can declare: only the types an engine can verify (the
+/// passthrough types `general` and `data_query` could never pass, so they are not accepted).
+/// The guard's wire names (`financial_transaction`, …) are accepted as aliases.
+#[non_exhaustive]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum GuardPayload {
+    /// `financial_transaction`: totals and line items checked by the finance engine.
+    #[serde(alias = "financial_transaction")]
+    Finance,
+    /// `logic_assertion`: checked by the logic engine.
+    #[serde(alias = "logic_assertion")]
+    Logic,
+    /// `code_execution`: checked by the code engine.
+    #[serde(alias = "code_execution")]
+    Code,
+}
+
+impl GuardPayload {
+    /// The guard's payload type.
+    pub fn payload_type(self) -> agentweave_guard::PayloadType {
+        match self {
+            Self::Finance => agentweave_guard::PayloadType::FinancialTransaction,
+            Self::Logic => agentweave_guard::PayloadType::LogicAssertion,
+            Self::Code => agentweave_guard::PayloadType::CodeExecution,
+        }
+    }
+}
+
+/// `capabilities[].handler:` selected by `kind`.
+#[non_exhaustive]
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(tag = "kind", rename_all = "kebab-case", deny_unknown_fields)]
+pub enum HandlerSection {
+    /// Answers `{"capability": name, "caller": SPIFFE ID, "input": payload}`: a smoke test of
+    /// the whole pipeline without business code.
+    Echo {},
+    /// POSTs the JSON payload to a local business service; its 2xx JSON answer is the output.
+    Http {
+        /// `http://` URL of the service. In production it must be a loopback address (a
+        /// sidecar app on the same host).
+        url: String,
+        /// Bound on the whole exchange. Default: 10000.
+        #[serde(default = "defaults::handler_timeout_ms")]
+        timeout_ms: u64,
+    },
+    /// Calls `capability` on another agent through this agent's `call` (outbound policy, mTLS
+    /// to exactly `target`) and answers with its output.
+    Forward {
+        /// The SPIFFE ID of the agent called; it must be listed in `peers:`. (Kept as text here
+        /// so that a malformed ID is reported at `handler.target`, which serde cannot do inside
+        /// a tagged section; [`AgentConfig::validate`] parses it.)
+        target: String,
+        /// The capability invoked on it.
+        capability: String,
+    },
+}
+
 mod defaults {
     use std::net::{Ipv4Addr, SocketAddr};
 
@@ -463,5 +544,8 @@ mod defaults {
     }
     pub(super) fn successes() -> u32 {
         2
+    }
+    pub(super) fn handler_timeout_ms() -> u64 {
+        10_000
     }
 }

@@ -195,3 +195,157 @@ fn environment_overrides_set_key_paths_with_types() {
     let err = load(BASE, &[("AGENTWEAVE__SERVER__NOPE", "1")]).unwrap_err();
     assert!(err.to_string().contains("nope"), "{err}");
 }
+
+const PEERS: &str = "peers:\n  - {spiffe_id: spiffe://example.org/agent/search, endpoint: https://127.0.0.1:9443}\n";
+
+#[test]
+fn capabilities_parse_with_their_documented_defaults() {
+    let text = format!(
+        "{BASE}{PEERS}capabilities:
+  - name: search.query
+    description: Finds things
+    handler: {{kind: echo}}
+  - name: invoice.pay
+    guard_payload: finance
+    handler: {{kind: http, url: \"http://127.0.0.1:9000/pay\"}}
+  - name: code.run
+    guard_payload: code_execution
+    handler: {{kind: http, url: \"http://localhost:9000/run\", timeout_ms: 250}}
+  - name: plan.trip
+    handler: {{kind: forward, target: \"spiffe://example.org/agent/search\", capability: search.query}}
+"
+    );
+    let config = load(&text, &[]).unwrap();
+    let caps = &config.capabilities;
+    assert_eq!(caps.len(), 4);
+    assert_eq!(
+        (caps[0].name.as_str(), caps[0].description.as_str()),
+        ("search.query", "Finds things")
+    );
+    assert_eq!(caps[1].description, "", "description defaults to empty");
+    assert_eq!(caps[0].guard_payload, None);
+    assert_eq!(caps[1].guard_payload, Some(GuardPayload::Finance));
+    assert_eq!(caps[2].guard_payload, Some(GuardPayload::Code), "wire names are aliases");
+    assert!(
+        matches!(&caps[1].handler, HandlerSection::Http { timeout_ms: 10_000, .. }),
+        "timeout_ms defaults to 10000"
+    );
+    assert!(matches!(&caps[2].handler, HandlerSection::Http { timeout_ms: 250, .. }));
+    assert!(
+        matches!(&caps[3].handler, HandlerSection::Forward { target, capability } if target == "spiffe://example.org/agent/search" && capability == "search.query")
+    );
+    assert_eq!(
+        GuardPayload::Finance.payload_type(),
+        agentweave_guard::PayloadType::FinancialTransaction
+    );
+    // The section round-trips through `validate --print`.
+    let printed = serde_yaml_ng::to_string(&config).unwrap();
+    let again = load(&printed, &[]).unwrap();
+    assert_eq!(again.capabilities.len(), 4);
+    // No section: no capabilities, and nothing printed for it.
+    assert!(load(BASE, &[]).unwrap().capabilities.is_empty());
+}
+
+#[test]
+fn capability_errors_name_the_key_path() {
+    let echo = "handler: {kind: echo}";
+    let cases: &[(&str, String, &str)] = &[
+        ("empty name", format!("  - name: \" \"\n    {echo}"), "capabilities[0].name"),
+        (
+            "duplicate name",
+            format!("  - name: a\n    {echo}\n  - name: a\n    {echo}"),
+            "capabilities[1].name",
+        ),
+        ("missing handler", "  - name: a".into(), "capabilities[0]"),
+        ("unknown kind", "  - name: a\n    handler: {kind: shell}".into(), "capabilities[0].handler"),
+        (
+            "unknown handler key",
+            "  - name: a\n    handler: {kind: echo, url: \"http://127.0.0.1:1\"}".into(),
+            "capabilities[0].handler",
+        ),
+        ("unknown capability key", format!("  - name: a\n    colour: red\n    {echo}"), "capabilities[0]"),
+        (
+            "passthrough payload type",
+            format!("  - name: a\n    guard_payload: general\n    {echo}"),
+            "capabilities[0].guard_payload",
+        ),
+        (
+            "https business service",
+            "  - name: a\n    handler: {kind: http, url: \"https://127.0.0.1:9000\"}".into(),
+            "capabilities[0].handler.url",
+        ),
+        (
+            "not http",
+            "  - name: a\n    handler: {kind: http, url: \"ftp://127.0.0.1/x\"}".into(),
+            "capabilities[0].handler.url",
+        ),
+        (
+            "credentials in the url",
+            "  - name: a\n    handler: {kind: http, url: \"http://u:p@127.0.0.1:9000\"}".into(),
+            "capabilities[0].handler.url",
+        ),
+        (
+            "zero timeout",
+            "  - name: a\n    handler: {kind: http, url: \"http://127.0.0.1:9000\", timeout_ms: 0}".into(),
+            "capabilities[0].handler.timeout_ms",
+        ),
+        ("http without url", "  - name: a\n    handler: {kind: http}".into(), "capabilities[0].handler"),
+        (
+            "forward to a peer not listed",
+            "  - name: a\n    handler: {kind: forward, target: \"spiffe://example.org/agent/other\", capability: x}".into(),
+            "capabilities[0].handler.target",
+        ),
+        (
+            "forward to itself",
+            "  - name: a\n    handler: {kind: forward, target: \"spiffe://example.org/agent/payments\", capability: x}".into(),
+            "capabilities[0].handler.target",
+        ),
+        (
+            "forward without capability",
+            "  - name: a\n    handler: {kind: forward, target: \"spiffe://example.org/agent/search\", capability: \"\"}".into(),
+            "capabilities[0].handler.capability",
+        ),
+        (
+            "forward to a bad id",
+            "  - name: a\n    handler: {kind: forward, target: \"https://search\", capability: x}".into(),
+            "capabilities[0].handler.target",
+        ),
+    ];
+    for (name, entries, path) in cases {
+        let text = format!("{BASE}{PEERS}capabilities:\n{entries}\n");
+        let err = load(&text, &[]).expect_err(name);
+        assert!(err.path().starts_with(path), "{name}: path {:?} in {err}", err.path());
+        assert!(err.to_string().contains(path), "{name}: message names the key: {err}");
+    }
+    let guarded_without_guard = format!(
+        "{BASE}guard:\n  enabled: false\ncapabilities:\n  - name: a\n    guard_payload: finance\n    {echo}\n"
+    );
+    let err = load(&guarded_without_guard, &[]).unwrap_err();
+    assert_eq!(err.path(), "capabilities[0].guard_payload", "{err}");
+}
+
+#[test]
+fn production_business_services_must_be_on_loopback() {
+    let entry = |url: &str| {
+        format!(
+            "{PRODUCTION}capabilities:\n  - name: pay\n    handler: {{kind: http, url: \"{url}\"}}\n"
+        )
+    };
+    for url in ["http://10.0.0.5:9000/pay", "http://billing.internal/pay", "http://0.0.0.0:9000"] {
+        let err = load(&entry(url), &[]).expect_err(url);
+        assert!(matches!(err, ConfigError::Production { .. }), "{url}: {err}");
+        assert_eq!(err.path(), "capabilities[0].handler.url", "{url}");
+        assert!(err.to_string().contains("loopback"), "{url}: the rule is named: {err}");
+        // Development accepts it.
+        let dev = entry(url).replacen(PRODUCTION, BASE, 1);
+        load(&dev, &[]).unwrap_or_else(|e| panic!("{url} in development: {e}"));
+    }
+    for url in [
+        "http://127.0.0.1:9000/pay",
+        "http://localhost:9000",
+        "http://[::1]:9000/x",
+        "http://127.8.9.10/",
+    ] {
+        load(&entry(url), &[]).unwrap_or_else(|e| panic!("{url} is loopback: {e}"));
+    }
+}

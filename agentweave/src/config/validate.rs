@@ -2,7 +2,11 @@
 
 use std::collections::BTreeSet;
 
-use super::{AgentConfig, AuditSink, AuthzSection, ConfigError, Environment, IdentitySection};
+use agentweave_identity::SpiffeId;
+
+use super::{
+    AgentConfig, AuditSink, AuthzSection, ConfigError, Environment, HandlerSection, IdentitySection,
+};
 
 impl AgentConfig {
     /// Checks cross-field rules and, in production, the production rules. [`AgentConfig::load`]
@@ -109,6 +113,75 @@ impl AgentConfig {
                 ));
             }
         }
+        self.validate_capabilities()
+    }
+
+    fn validate_capabilities(&self) -> Result<(), ConfigError> {
+        let mut names = BTreeSet::new();
+        for (i, capability) in self.capabilities.iter().enumerate() {
+            let at = |key: &str| format!("capabilities[{i}].{key}");
+            if capability.name.trim().is_empty() {
+                return Err(ConfigError::invalid(at("name"), "must not be empty"));
+            }
+            if !names.insert(capability.name.as_str()) {
+                return Err(ConfigError::invalid(
+                    at("name"),
+                    format!("{:?} is declared twice", capability.name),
+                ));
+            }
+            if capability.guard_payload.is_some() && !self.guard.enabled {
+                return Err(ConfigError::invalid(
+                    at("guard_payload"),
+                    "needs the guard, but guard.enabled is false",
+                ));
+            }
+            match &capability.handler {
+                HandlerSection::Echo {} => {}
+                HandlerSection::Http { url, timeout_ms } => {
+                    if *timeout_ms == 0 {
+                        return Err(ConfigError::invalid(
+                            at("handler.timeout_ms"),
+                            "must be greater than 0",
+                        ));
+                    }
+                    let target = HttpTarget::parse(url)
+                        .map_err(|message| ConfigError::invalid(at("handler.url"), message))?;
+                    if self.environment == Environment::Production && !target.loopback {
+                        return Err(ConfigError::Production {
+                            path: at("handler.url"),
+                            message: format!(
+                                "{url:?} leaves this host over plain http; the business service \
+                                 must listen on a loopback address (127.0.0.1, ::1, localhost) \
+                                 next to the agent"
+                            ),
+                        });
+                    }
+                }
+                HandlerSection::Forward { target, capability: remote } => {
+                    if remote.trim().is_empty() {
+                        return Err(ConfigError::invalid(
+                            at("handler.capability"),
+                            "must not be empty",
+                        ));
+                    }
+                    let target = SpiffeId::parse(target).map_err(|e| {
+                        ConfigError::invalid(at("handler.target"), format!("{target:?}: {e}"))
+                    })?;
+                    if target == self.agent.spiffe_id {
+                        return Err(ConfigError::invalid(
+                            at("handler.target"),
+                            format!("{target} is this agent: a forward to itself would loop"),
+                        ));
+                    }
+                    if !self.peers.iter().any(|p| p.spiffe_id == target) {
+                        return Err(ConfigError::invalid(
+                            at("handler.target"),
+                            format!("{target} is not listed in `peers:` (no endpoint to call)"),
+                        ));
+                    }
+                }
+            }
+        }
         Ok(())
     }
 
@@ -138,5 +211,38 @@ impl AgentConfig {
             return refuse("guard.block_on_error", "false forwards content no engine checked");
         }
         Ok(())
+    }
+}
+
+/// What the `http` handler needs from its URL, checked once at load.
+pub(crate) struct HttpTarget {
+    /// The host is a loopback address or `localhost`.
+    pub(crate) loopback: bool,
+}
+
+impl HttpTarget {
+    /// Accepts `http://host[:port][/path]` only. `https://` is refused with a clear message:
+    /// the handler has no TLS client for business services yet.
+    pub(crate) fn parse(url: &str) -> Result<Self, String> {
+        let uri: http::Uri = url.parse().map_err(|e| format!("{url:?} is not a URL: {e}"))?;
+        match uri.scheme_str() {
+            Some("http") => {}
+            Some("https") => {
+                return Err(format!(
+                    "{url:?}: https business services are not supported by the http handler \
+                     yet; run the service on a loopback http:// address next to the agent"
+                ));
+            }
+            _ => return Err(format!("{url:?} must be an http:// URL")),
+        }
+        let host =
+            uri.host().filter(|h| !h.is_empty()).ok_or_else(|| format!("{url:?} has no host"))?;
+        if uri.authority().is_some_and(|a| a.as_str().contains('@')) {
+            return Err(format!("{url:?} must not carry credentials in the URL"));
+        }
+        let bare = host.trim_start_matches('[').trim_end_matches(']');
+        let loopback = bare.eq_ignore_ascii_case("localhost")
+            || bare.parse::<std::net::IpAddr>().is_ok_and(|ip| ip.is_loopback());
+        Ok(Self { loopback })
     }
 }
