@@ -70,7 +70,7 @@ pub(crate) fn run(root: &Path, release: bool) -> anyhow::Result<()> {
 }
 
 /// Creates `<root>/.venv-opa` with the OPA bindings if missing; returns its python.
-fn ensure_venv(root: &Path) -> anyhow::Result<PathBuf> {
+pub(crate) fn ensure_venv(root: &Path) -> anyhow::Result<PathBuf> {
     let venv = root.join(".venv-opa");
     let python = venv.join("bin/python");
     let ready = python.exists()

@@ -8,7 +8,7 @@ use crate::shell;
 
 /// Incremental compilation pays off only on rebuilds, and its caches doubled the target
 /// directory's size on a cold run; CI machines have bounded disk.
-const NO_INCREMENTAL: &[(&str, &str)] = &[("CARGO_INCREMENTAL", "0")];
+pub(crate) const NO_INCREMENTAL: &[(&str, &str)] = &[("CARGO_INCREMENTAL", "0")];
 
 pub(crate) fn run(root: &Path) -> anyhow::Result<()> {
     shell::run(root, "format", "cargo", &["fmt", "--all", "--", "--check"])?;
@@ -34,6 +34,8 @@ pub(crate) fn run(root: &Path) -> anyhow::Result<()> {
     shell::run(root, "quickstart (the README's first command, debug build)", &quickstart, &[])?;
     println!("==> authz parity (regorus vs OPA's engine)");
     crate::authz_parity::run(root, false)?;
+    println!("==> integration (the mesh as separate processes)");
+    crate::integration::run(root)?;
     report_disk(root);
     println!("xtask ci: all checks passed");
     Ok(())

@@ -4,6 +4,8 @@
 mod authz_parity;
 mod bench;
 mod ci;
+mod integration;
+mod interop;
 mod shell;
 mod tidy;
 
@@ -14,8 +16,14 @@ cargo xtask <task>
 
 tasks:
   ci                 fmt check, clippy -D warnings on all targets, dependency invariants, every test
-                     (including the Python interop peers, installed into ignored venvs on first use)
+                     (unit, end-to-end, and the interop suites, their Python and JS peers installed
+                     into ignored folders on first use), the quickstart, authz parity, integration
   deps               only the dependency invariants (no aws-lc-rs; heavy engines only in their layer)
+  integration        the mesh as separate processes: dev identity server, three agents from config
+                     files, scenarios (deny both ways, guard, two hops, rotation, peer restart,
+                     policy reload, OPA REST and OPA down), then every audit record accounted for
+  interop            our agents and clients against the Python a2a-sdk, the JS @a2a-js/sdk and
+                     py-spiffe over mTLS (tools installed into ignored folders on first use)
   authz-parity       starter policies decided by regorus and by OPA's own engine: zero disagreements
                      (--release also times both engines for a ratio)
   bench transport    pooled mTLS round trip and handshake rate beside plaintext and bare-rustls
@@ -32,6 +40,8 @@ fn main() -> ExitCode {
     let root = shell::project_root();
     let result = match task {
         "ci" => ci::run(&root),
+        "integration" => integration::run(&root),
+        "interop" => interop::run(&root),
         "deps" => ci::dependency_invariants(&root),
         "authz-parity" => authz_parity::run(&root, args.iter().any(|a| a == "--release")),
         "bench" => match args.get(1) {

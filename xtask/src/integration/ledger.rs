@@ -42,7 +42,15 @@ pub(crate) struct Ledger {
 }
 
 impl Ledger {
-    pub(crate) fn expect(&mut self, file: &str, kind: &str, caller: &str, callee: &str, action: &str, allowed: bool) {
+    pub(crate) fn expect(
+        &mut self,
+        file: &str,
+        kind: &str,
+        caller: &str,
+        callee: &str,
+        action: &str,
+        allowed: bool,
+    ) {
         let entry = Entry {
             kind: kind.to_owned(),
             caller: super::mesh::spiffe_id(caller),
@@ -64,10 +72,10 @@ impl Ledger {
         let mut files: Vec<String> = self.expected.keys().cloned().collect();
         for entry in std::fs::read_dir(dir)? {
             let path = entry?.path();
-            if let Some(stem) = path.file_stem().and_then(|s| s.to_str()) {
-                if !files.iter().any(|f| f == stem) {
-                    files.push(stem.to_owned());
-                }
+            if let Some(stem) = path.file_stem().and_then(|s| s.to_str())
+                && !files.iter().any(|f| f == stem)
+            {
+                files.push(stem.to_owned());
             }
         }
         let mut seen = 0;
@@ -105,12 +113,52 @@ fn read(path: &Path) -> anyhow::Result<BTreeMap<Entry, usize>> {
             Some(event) => event.to_owned(),
             None => field("direction"),
         };
-        let action = if record["action"].is_string() { field("action") } else { field("capability") };
+        let action =
+            if record["action"].is_string() { field("action") } else { field("capability") };
         let Some(allowed) = record["allowed"].as_bool() else {
             bail!("{}:{}: record without a boolean `allowed`: {line}", path.display(), n + 1);
         };
-        let entry = Entry { kind, caller: field("caller"), callee: field("callee"), action, allowed };
+        let entry =
+            Entry { kind, caller: field("caller"), callee: field("callee"), action, allowed };
         *out.entry(entry).or_default() += 1;
     }
     Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const ALLOW: &str = r#"{"direction":"outbound","caller":"spiffe://example.org/agent/a","callee":"spiffe://example.org/agent/b","action":"x","allowed":true}"#;
+    const GUARD: &str = r#"{"event":"guard","caller":"spiffe://example.org/agent/a","callee":"spiffe://example.org/agent/b","capability":"x","allowed":false}"#;
+
+    fn check(lines: &[&str]) -> anyhow::Result<usize> {
+        let dir = std::env::temp_dir().join(format!(
+            "ledger-test-{}-{}",
+            std::process::id(),
+            lines.len()
+        ));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir)?;
+        std::fs::write(dir.join("a.jsonl"), lines.join("\n"))?;
+        let mut ledger = Ledger::default();
+        ledger.expect("a", "outbound", "a", "b", "x", true);
+        ledger.expect("a", "guard", "a", "b", "x", false);
+        let result = ledger.check(&dir);
+        let _ = std::fs::remove_dir_all(&dir);
+        result
+    }
+
+    #[test]
+    fn exact_records_pass_and_missing_extra_or_duplicated_fail() {
+        assert_eq!(check(&[ALLOW, GUARD]).unwrap(), 2);
+        for (case, lines) in [
+            ("missing", vec![ALLOW]),
+            ("duplicated", vec![ALLOW, GUARD, GUARD]),
+            ("unexpected", vec![ALLOW, GUARD, &ALLOW.replace("true", "false")]),
+            ("not json", vec![ALLOW, GUARD, "{"]),
+        ] {
+            assert!(check(&lines).is_err(), "{case}");
+        }
+    }
 }

@@ -35,6 +35,7 @@ grants := {
   ["outbound", "frontend",     "orchestrator", "plan.trip"],
   ["inbound",  "frontend",     "orchestrator", "plan.trip"],
   ["outbound", "mallory",      "search",       "search.query"],
+  ["outbound", "mallory",      "payments",     "invoice.pay"],
 }
 
 agent_name(id) := parts[4] if parts := split(id, "/")
@@ -57,7 +58,8 @@ pub(crate) struct Mesh {
 
 /// Agents that serve; the rest of [`IDENTITIES`] only call.
 pub(crate) const AGENTS: [&str; 3] = ["search", "payments", "orchestrator"];
-pub(crate) const IDENTITIES: [&str; 5] = ["orchestrator", "search", "payments", "frontend", "mallory"];
+pub(crate) const IDENTITIES: [&str; 5] =
+    ["orchestrator", "search", "payments", "frontend", "mallory"];
 
 pub(crate) fn spiffe_id(name: &str) -> String {
     format!("spiffe://example.org/agent/{name}")
@@ -132,7 +134,12 @@ impl Mesh {
 
     /// Writes the config of `name`. `serving` agents get a listener, capabilities and peers;
     /// callers (`cli-<name>`) get the same identity with their own audit file.
-    pub(crate) fn write_config(&self, name: &str, serving: bool, authz: &Authz) -> anyhow::Result<PathBuf> {
+    pub(crate) fn write_config(
+        &self,
+        name: &str,
+        serving: bool,
+        authz: &Authz,
+    ) -> anyhow::Result<PathBuf> {
         let file_name = if serving { name.to_owned() } else { format!("cli-{name}") };
         let listen = match self.ports.get(name) {
             Some(port) if serving => format!("127.0.0.1:{port}"),
@@ -143,7 +150,9 @@ impl Mesh {
                 "authz:\n  provider: rego\n  policies: [\"{}\"]\n  hot_reload: true\n",
                 self.policy_file(name).display()
             ),
-            Authz::Opa(url) => format!("authz:\n  provider: opa\n  url: \"{url}\"\n  timeout_ms: 500\n"),
+            Authz::Opa(url) => {
+                format!("authz:\n  provider: opa\n  url: \"{url}\"\n  timeout_ms: 500\n")
+            }
         };
         let mut peers = String::new();
         for peer in AGENTS.iter().filter(|p| **p != name) {

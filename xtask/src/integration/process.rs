@@ -45,7 +45,11 @@ impl Service {
     }
 
     /// Waits until the child prints a stdout line containing `needle`, and returns that line.
-    pub(crate) fn wait_for_line(&mut self, needle: &str, limit: Duration) -> anyhow::Result<String> {
+    pub(crate) fn wait_for_line(
+        &mut self,
+        needle: &str,
+        limit: Duration,
+    ) -> anyhow::Result<String> {
         let deadline = Instant::now() + limit;
         loop {
             if let Some(status) = self.child.try_wait()? {
@@ -66,7 +70,11 @@ impl Service {
     }
 
     /// Waits until every path in `paths` exists (sockets the child creates).
-    pub(crate) fn wait_for_paths(&mut self, paths: &[PathBuf], limit: Duration) -> anyhow::Result<()> {
+    pub(crate) fn wait_for_paths(
+        &mut self,
+        paths: &[PathBuf],
+        limit: Duration,
+    ) -> anyhow::Result<()> {
         let deadline = Instant::now() + limit;
         while !paths.iter().all(|p| p.exists()) {
             if let Some(status) = self.child.try_wait()? {
@@ -108,7 +116,11 @@ impl Service {
         let lines: Vec<&str> = text.lines().collect();
         let start = lines.len().saturating_sub(15);
         let tail = lines.get(start..).unwrap_or_default().join("\n");
-        if tail.is_empty() { String::new() } else { format!("\n--- {} ---\n{tail}", self.log.display()) }
+        if tail.is_empty() {
+            String::new()
+        } else {
+            format!("\n--- {} ---\n{tail}", self.log.display())
+        }
     }
 }
 

@@ -31,9 +31,10 @@ pub(crate) fn classify(outcome: &Outcome) -> anyhow::Result<Class> {
         Some(1) if text.contains("denied by policy") => Class::OutboundDenied,
         Some(1) if text.contains("refused the call") => Class::RemoteDenied,
         Some(1) if text.contains("guard blocked") => Class::GuardBlocked,
+        // A forward whose onward call failed: the task failed, naming the onward error.
+        Some(3) if text.contains("task_state_failed") => Class::HandlerFailed,
         Some(3) if text.contains("circuit open") => Class::CircuitOpen,
         Some(3) if text.contains("unreachable") => Class::Unreachable,
-        Some(3) if text.contains("failed") => Class::HandlerFailed,
         _ => bail!("a call ended in a way no scenario expects:\n{}", outcome.describe()),
     })
 }
@@ -57,7 +58,13 @@ fn guarded(target: &str, capability: &str) -> bool {
 impl Run {
     /// One direct call (not through the orchestrator's forward handler); returns its class and
     /// output, after booking the records the class implies.
-    fn call(&mut self, caller: &str, target: &str, capability: &str, payload: &Value) -> anyhow::Result<(Class, Outcome)> {
+    fn call(
+        &mut self,
+        caller: &str,
+        target: &str,
+        capability: &str,
+        payload: &Value,
+    ) -> anyhow::Result<(Class, Outcome)> {
         let outcome = self.mesh.call(caller, target, capability, payload, &[])?;
         let class = classify(&outcome)?;
         self.calls += 1;
@@ -84,10 +91,20 @@ impl Run {
     }
 
     /// A call that must end as `want`.
-    fn call_expecting(&mut self, want: Class, caller: &str, target: &str, capability: &str, payload: &Value) -> anyhow::Result<Outcome> {
+    fn call_expecting(
+        &mut self,
+        want: Class,
+        caller: &str,
+        target: &str,
+        capability: &str,
+        payload: &Value,
+    ) -> anyhow::Result<Outcome> {
         let (class, outcome) = self.call(caller, target, capability, payload)?;
         if class != want {
-            bail!("{caller} -> {target} {capability}: expected {want:?}, got {class:?}\n{}", outcome.describe());
+            bail!(
+                "{caller} -> {target} {capability}: expected {want:?}, got {class:?}\n{}",
+                outcome.describe()
+            );
         }
         Ok(outcome)
     }
@@ -105,9 +122,14 @@ impl Run {
         l.expect("orchestrator", "inbound", "frontend", "orchestrator", "plan.trip", true);
         l.expect("orchestrator", "outbound", "orchestrator", "search", "search.query", true);
         match class {
-            Class::Ok => l.expect("search", "inbound", "orchestrator", "search", "search.query", true),
+            Class::Ok => {
+                l.expect("search", "inbound", "orchestrator", "search", "search.query", true)
+            }
             Class::HandlerFailed => {}
-            other => bail!("plan.trip ended as {other:?}; a forward failure is a failed task\n{}", outcome.describe()),
+            other => bail!(
+                "plan.trip ended as {other:?}; a forward failure is a failed task\n{}",
+                outcome.describe()
+            ),
         }
         Ok((class, outcome))
     }
@@ -120,18 +142,44 @@ fn output(outcome: &Outcome) -> anyhow::Result<Value> {
 
 /// Allowed, denied both ways, guard block and a verified attestation.
 pub(crate) fn decisions(run: &mut Run) -> anyhow::Result<()> {
-    let out = run.call_expecting(Class::Ok, "orchestrator", "search", "search.query", &json!({"q": "mesh"}))?;
+    let out = run.call_expecting(
+        Class::Ok,
+        "orchestrator",
+        "search",
+        "search.query",
+        &json!({"q": "mesh"}),
+    )?;
     let out = output(&out)?;
     if out.to_string().contains(&spiffe_id("orchestrator")) {
         println!("    allowed: orchestrator -> search search.query answered {out}");
     } else {
         bail!("search did not see the orchestrator's SPIFFE ID as the caller: {out}");
     }
-    run.call_expecting(Class::OutboundDenied, "orchestrator", "payments", "invoice.refund", &invoice(300))?;
-    println!("    outbound deny: orchestrator -> payments invoice.refund refused before any traffic");
-    run.call_expecting(Class::RemoteDenied, "mallory", "search", "search.query", &json!({"q": "secrets"}))?;
+    run.call_expecting(
+        Class::OutboundDenied,
+        "orchestrator",
+        "payments",
+        "invoice.refund",
+        &invoice(300),
+    )?;
+    println!(
+        "    outbound deny: orchestrator -> payments invoice.refund refused before any traffic"
+    );
+    run.call_expecting(
+        Class::RemoteDenied,
+        "mallory",
+        "search",
+        "search.query",
+        &json!({"q": "secrets"}),
+    )?;
     println!("    inbound deny: mallory -> search refused by search's policy");
-    let blocked = run.call_expecting(Class::GuardBlocked, "orchestrator", "payments", "invoice.pay", &invoice(350))?;
+    let blocked = run.call_expecting(
+        Class::GuardBlocked,
+        "orchestrator",
+        "payments",
+        "invoice.pay",
+        &invoice(350),
+    )?;
     if !blocked.stderr.contains("finance.mismatch") {
         bail!("the guard block does not name finance.mismatch:\n{}", blocked.describe());
     }
@@ -165,7 +213,13 @@ pub(crate) fn rotation(run: &mut Run) -> anyhow::Result<()> {
         if class != Class::Ok {
             bail!("call {calls} failed during rotation:\n{}", outcome.describe());
         }
-        run.call_expecting(Class::Ok, "orchestrator", "search", "search.query", &json!({"q": calls}))?;
+        run.call_expecting(
+            Class::Ok,
+            "orchestrator",
+            "search",
+            "search.query",
+            &json!({"q": calls}),
+        )?;
         calls += 2;
     }
     let after = [run.mesh.svid_serial("search")?, run.mesh.svid_serial("orchestrator")?];
@@ -192,7 +246,9 @@ pub(crate) fn peer_restart(run: &mut Run) -> anyhow::Result<()> {
     if !last.contains("circuit open") {
         bail!("after {BREAKER_FAILURES} failures the breaker is not open; last error: {last}");
     }
-    println!("    search killed: {BREAKER_FAILURES} calls failed, then the breaker opened and failed fast");
+    println!(
+        "    search killed: {BREAKER_FAILURES} calls failed, then the breaker opened and failed fast"
+    );
     run.mesh.start_agent("search", &Authz::Rego)?;
     std::thread::sleep(Duration::from_millis(BREAKER_RECOVERY_MS + 200));
     let deadline = Instant::now() + Duration::from_secs(10);
@@ -214,7 +270,8 @@ pub(crate) fn peer_restart(run: &mut Run) -> anyhow::Result<()> {
 fn until(run: &mut Run, want: Class, limit: Duration) -> anyhow::Result<Duration> {
     let started = Instant::now();
     loop {
-        let (class, outcome) = run.call("orchestrator", "search", "search.query", &json!({"q": "reload"}))?;
+        let (class, outcome) =
+            run.call("orchestrator", "search", "search.query", &json!({"q": "reload"}))?;
         if class == want {
             return Ok(started.elapsed());
         }
@@ -229,10 +286,8 @@ fn until(run: &mut Run, want: Class, limit: Duration) -> anyhow::Result<Duration
 pub(crate) fn policy_reload(run: &mut Run) -> anyhow::Result<()> {
     let file = run.mesh.policy_file("search");
     let original = std::fs::read_to_string(&file)?;
-    let revoked = original.replace(
-        r#"["inbound",  "orchestrator", "search",       "search.query"],"#,
-        "",
-    );
+    let revoked =
+        original.replace(r#"["inbound",  "orchestrator", "search",       "search.query"],"#, "");
     if revoked == original {
         bail!("the mesh policy no longer has the grant this scenario revokes");
     }
@@ -247,7 +302,11 @@ pub(crate) fn policy_reload(run: &mut Run) -> anyhow::Result<()> {
 
 /// payments switches to the OPA REST API (OPA's own engine behind a small local server), then
 /// OPA goes away: every call is denied, none allowed.
-pub(crate) fn opa(run: &mut Run, python: &std::path::Path, script: &std::path::Path) -> anyhow::Result<()> {
+pub(crate) fn opa(
+    run: &mut Run,
+    python: &std::path::Path,
+    script: &std::path::Path,
+) -> anyhow::Result<()> {
     let mut command = std::process::Command::new(python);
     command.arg(script).arg(run.mesh.policy_file("payments"));
     let mut server = Service::start("opa", command, &run.mesh.dir.join("logs"))?;
@@ -262,7 +321,13 @@ pub(crate) fn opa(run: &mut Run, python: &std::path::Path, script: &std::path::P
     println!("    payments on OPA (port {port}): orchestrator allowed, mallory denied by OPA");
     server.kill();
     for _ in 0..3 {
-        run.call_expecting(Class::RemoteDenied, "orchestrator", "payments", "invoice.pay", &invoice(300))?;
+        run.call_expecting(
+            Class::RemoteDenied,
+            "orchestrator",
+            "payments",
+            "invoice.pay",
+            &invoice(300),
+        )?;
     }
     println!("    OPA down: 3 of 3 calls denied (fail closed), none allowed");
     Ok(())
