@@ -13,17 +13,14 @@ use std::path::Path;
 
 use crate::shell;
 
-const SUITES: &[(&str, &str)] = &[
-    ("agentweave-a2a", "interop"),
-    ("agentweave-a2a", "client_interop"),
-    ("agentweave-identity", "workload_api"),
-    ("agentweave", "interop_js"),
-];
+/// The test targets; their names are unique in the workspace.
+const SUITES: &[&str] = &["interop", "client_interop", "workload_api", "interop_js"];
 
 pub(crate) fn run(root: &Path) -> anyhow::Result<()> {
-    let mut args = vec!["test", "--all-features"];
-    for (package, test) in SUITES {
-        args.extend(["-p", package, "--test", test]);
+    // --workspace --all-features: the same feature set as `cargo xtask ci`, so its build is reused.
+    let mut args = vec!["test", "--workspace", "--all-features"];
+    for test in SUITES {
+        args.extend(["--test", test]);
     }
     // With --nocapture the skip reasons (no python3, no node) reach the terminal.
     args.extend(["--", "--nocapture"]);
