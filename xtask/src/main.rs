@@ -4,10 +4,12 @@
 mod authz_parity;
 mod bench;
 mod ci;
+mod deploy_check;
 mod integration;
 mod interop;
 mod shell;
 mod tidy;
+mod venv;
 
 use std::process::ExitCode;
 
@@ -22,6 +24,8 @@ tasks:
   integration        the mesh as separate processes: dev identity server, three agents from config
                      files, scenarios (deny both ways, guard, two hops, rotation, peer restart,
                      policy reload, OPA REST and OPA down), then every audit record accounted for
+  deploy-check       validates deploy/: Kubernetes manifests against the API schemas, the compose
+                     file against the Compose Specification, and every agent config in it
   interop            our agents and clients against the Python a2a-sdk, the JS @a2a-js/sdk and
                      py-spiffe over mTLS (tools installed into ignored folders on first use)
   authz-parity       starter policies decided by regorus and by OPA's own engine: zero disagreements
@@ -42,6 +46,7 @@ fn main() -> ExitCode {
         "ci" => ci::run(&root),
         "integration" => integration::run(&root),
         "interop" => interop::run(&root),
+        "deploy-check" => deploy_check::run(&root),
         "deps" => ci::dependency_invariants(&root),
         "authz-parity" => authz_parity::run(&root, args.iter().any(|a| a == "--release")),
         "bench" => match args.get(1) {

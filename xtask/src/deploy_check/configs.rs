@@ -1,20 +1,11 @@
 //! Agent configurations under `deploy/` validated by the real parser: `agentweave validate`.
-//!
-//! Temporary tolerance (remove once the `capabilities:` section is part of `AgentConfig`): when
-//! `agentweave validate` refuses a file only because it does not know the top-level
-//! `capabilities` key, the file is validated again without that key and a note says so. Any
-//! other error, and any unknown key other than that one, fails.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use anyhow::Context;
-use serde_yaml_ng::Value;
 
 use super::Findings;
-
-/// The refusal this build gives for a config with a `capabilities:` section it does not know.
-const UNKNOWN_CAPABILITIES: &str = "unknown field `capabilities`";
 
 /// Runs the `agentweave` CLI on config texts written to a scratch folder.
 pub(super) struct Validator {
@@ -51,23 +42,6 @@ impl Validator {
                 println!("    {what}: valid");
                 continue;
             }
-            if message.contains(UNKNOWN_CAPABILITIES) {
-                let stripped = self.scratch.join(format!("{file_name}.no-capabilities.yaml"));
-                std::fs::write(&stripped, without_capabilities(text)?)
-                    .with_context(|| format!("writing {}", stripped.display()))?;
-                let (ok, message) = self.validate(&stripped, *environment)?;
-                if ok {
-                    println!(
-                        "    {what}: valid apart from `capabilities:` (unknown to this build)"
-                    );
-                    findings.note(format!(
-                        "{what}: `capabilities:` is not known to this build of AgentConfig; the rest validated"
-                    ));
-                } else {
-                    findings.fail(format!("{what}: {}", message.trim()));
-                }
-                continue;
-            }
             findings.fail(format!("{what}: {}", message.trim()));
         }
         Ok(())
@@ -101,13 +75,4 @@ impl Validator {
             _ => anyhow::bail!("agentweave validate {} faulted: {printed}", path.display()),
         }
     }
-}
-
-/// The YAML text without its top-level `capabilities` key.
-fn without_capabilities(text: &str) -> anyhow::Result<String> {
-    let mut value: Value = serde_yaml_ng::from_str(text)?;
-    if let Value::Mapping(map) = &mut value {
-        map.remove("capabilities");
-    }
-    Ok(serde_yaml_ng::to_string(&value)?)
 }
