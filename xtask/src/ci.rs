@@ -36,6 +36,8 @@ pub(crate) fn run(root: &Path) -> anyhow::Result<()> {
     crate::authz_parity::run(root, false)?;
     println!("==> integration (the mesh as separate processes)");
     crate::integration::run(root)?;
+    println!("==> deployment files (manifests, compose, configs)");
+    crate::deploy_check::run(root)?;
     report_disk(root);
     println!("xtask ci: all checks passed");
     Ok(())

@@ -100,7 +100,7 @@ pub(crate) fn run(root: &Path) -> anyhow::Result<()> {
     let (agent_configs, compose_configs) = structural(root, &mut findings)?;
 
     println!("==> deploy-check: agent configs with `agentweave validate`, policy cases");
-    let binary = build_cli(root)?;
+    let binary = shell::agentweave_cli(root)?;
     let scratch = shell::target_dir(root).join("deploy-check");
     std::fs::create_dir_all(&scratch).with_context(|| format!("creating {}", scratch.display()))?;
     let validator = configs::Validator { binary: binary.clone(), scratch };
@@ -229,19 +229,6 @@ fn compose_schema(
         ));
     }
     Ok(())
-}
-
-/// Builds the `agentweave` CLI (reusing the test build: same incremental setting as ci) and
-/// returns its path.
-fn build_cli(root: &Path) -> anyhow::Result<PathBuf> {
-    shell::run_with_env(
-        root,
-        "build the agentweave CLI",
-        &std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()),
-        &["build", "--quiet", "-p", "agentweave", "--bin", "agentweave"],
-        &[("CARGO_INCREMENTAL", "0")],
-    )?;
-    Ok(shell::target_dir(root).join("debug/agentweave"))
 }
 
 /// The ClusterSPIFFEID uses only documented fields and issues agent IDs; register.sh parses.

@@ -68,3 +68,21 @@ pub(crate) fn disk_usage(path: &Path) -> u64 {
         .map(|entries| entries.flatten().map(|entry| disk_usage(&entry.path())).sum())
         .unwrap_or(0)
 }
+
+/// The `agentweave` CLI from the workspace's test build (`cargo test --workspace --all-features
+/// --no-run`): the same features and settings as `cargo xtask ci`'s test step, so right after it
+/// this builds nothing, and no second copy of the graph lands on disk.
+pub(crate) fn agentweave_cli(root: &Path) -> anyhow::Result<PathBuf> {
+    run_with_env(
+        root,
+        "the agentweave CLI (the workspace test build, reused)",
+        "cargo",
+        &["test", "--workspace", "--all-features", "--no-run", "--quiet"],
+        crate::ci::NO_INCREMENTAL,
+    )?;
+    let bin = target_dir(root).join("debug/agentweave");
+    if !bin.exists() {
+        bail!("{} was not built", bin.display());
+    }
+    Ok(bin)
+}

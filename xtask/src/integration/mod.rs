@@ -15,7 +15,7 @@ mod scenarios;
 use std::path::Path;
 use std::time::Instant;
 
-use anyhow::{Context, bail};
+use anyhow::Context;
 
 use crate::shell;
 use mesh::{AGENTS, Authz, IDENTITIES, Mesh};
@@ -24,17 +24,7 @@ use scenarios::Run;
 type Scenario = fn(&mut Run) -> anyhow::Result<()>;
 
 pub(crate) fn run(root: &Path) -> anyhow::Result<()> {
-    shell::run_with_env(
-        root,
-        "build (the workspace test build, reused)",
-        "cargo",
-        &["test", "--workspace", "--all-features", "--no-run", "--quiet"],
-        crate::ci::NO_INCREMENTAL,
-    )?;
-    let bin = shell::target_dir(root).join("debug/agentweave");
-    if !bin.exists() {
-        bail!("{} was not built", bin.display());
-    }
+    let bin = shell::agentweave_cli(root)?;
     let python = crate::authz_parity::ensure_venv(root)?;
     let opa_server = root.join("xtask/assets/opa_rest_server.py");
     let dir = tempdir()?;
