@@ -8,6 +8,7 @@
 pub mod agent;
 pub mod cli;
 pub mod config;
+pub mod ops;
 
 pub use agent::{
     AgentError, CallError, CallOutcome, Capability, HandlerError, RequestContext, SecureAgent,
