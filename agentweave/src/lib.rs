@@ -9,6 +9,7 @@ pub mod agent;
 pub mod cli;
 pub mod config;
 pub mod handlers;
+pub mod ops;
 
 pub use agent::{
     AgentError, CallError, CallOutcome, Capability, HandlerError, RequestContext, SecureAgent,

@@ -14,16 +14,20 @@ use std::sync::Arc;
 use agentweave_a2a::A2aMethod;
 use agentweave_a2a::server::{Authorizer, AuthzDecision, AuthzFault, AuthzRequest, CallerIdentity};
 use agentweave_a2a::types::Message;
-use agentweave_authz::{AuthzContext, PolicyEnforcer};
+use agentweave_authz::{AuthzContext, DecisionSource, PolicyEnforcer};
 use futures::future::BoxFuture;
 
 use super::audit::{Auditor, FacadeRecord, now_rfc3339};
-use super::wire::{CAPABILITY_KEY, TRACE_ID_KEY, is_trace_id, metadata_str};
+use super::observe::current_request;
+use super::wire::{CAPABILITY_KEY, metadata_str};
+use crate::ops::labels::InboundOutcome;
+use crate::ops::metrics::{Direction, Metrics};
 
 /// The facade's [`Authorizer`].
 pub(crate) struct PolicyAuthorizer {
     pub(crate) enforcer: Arc<dyn PolicyEnforcer>,
     pub(crate) auditor: Auditor,
+    pub(crate) metrics: Arc<Metrics>,
 }
 
 impl Authorizer for PolicyAuthorizer {
@@ -54,16 +58,28 @@ struct Call<'a> {
 
 impl PolicyAuthorizer {
     async fn decide(&self, request: Call<'_>) -> AuthzDecision {
-        let Some(caller) = request.caller.spiffe_id() else {
-            return AuthzDecision::Deny { reason: "the caller has no SPIFFE ID".into() };
+        // The inbound request this decision is about (absent only outside the mTLS listener).
+        let observed = current_request();
+        let refuse = |reason: String| {
+            if let Some(state) = &observed {
+                state.set_outcome(InboundOutcome::Denied);
+            }
+            AuthzDecision::Deny { reason }
         };
         let method = request.method;
+        if let Some(state) = &observed {
+            state.set_method(method);
+        }
+        let Some(caller) = request.caller.spiffe_id() else {
+            return refuse("the caller has no SPIFFE ID".into());
+        };
         let capability = request.message.and_then(|m| metadata_str(m, CAPABILITY_KEY));
-        let trace_id =
-            request.message.and_then(|m| metadata_str(m, TRACE_ID_KEY)).filter(|t| is_trace_id(t));
+        let trace_id = observed.as_ref().map(|s| s.trace.trace_id.to_string());
+        let trace_id = trace_id.as_deref();
         if let Some(owner) = request.task_owner
             && owner != request.caller
         {
+            self.metrics.ownership_refusal();
             let reason = format!("task is owned by {owner}");
             let audited = self
                 .auditor
@@ -86,7 +102,7 @@ impl PolicyAuthorizer {
             if !audited {
                 tracing::warn!("ownership refusal could not be audited");
             }
-            return AuthzDecision::Deny { reason };
+            return refuse(reason);
         }
         let action = match (method, capability) {
             (A2aMethod::SendMessage | A2aMethod::SendStreamingMessage, Some(capability)) => {
@@ -108,11 +124,9 @@ impl PolicyAuthorizer {
             context = context.with_trace_id(trace_id);
         }
         let decision = self.enforcer.check_inbound(caller, action, context).await;
-        if decision.allowed {
-            AuthzDecision::Allow
-        } else {
-            AuthzDecision::Deny { reason: decision.reason.to_string() }
-        }
+        let fault = matches!(decision.source, DecisionSource::Fault);
+        self.metrics.policy(Direction::Inbound, decision.allowed, fault);
+        if decision.allowed { AuthzDecision::Allow } else { refuse(decision.reason.to_string()) }
     }
 }
 
@@ -159,7 +173,9 @@ mod tests {
             allow,
             seen: Mutex::new(Vec::new()),
         });
-        (PolicyAuthorizer { enforcer: recorder.clone(), auditor: Auditor(None) }, recorder)
+        let mut registry = prometheus_client::registry::Registry::default();
+        let metrics = Arc::new(Metrics::register(&mut registry));
+        (PolicyAuthorizer { enforcer: recorder.clone(), auditor: Auditor(None), metrics }, recorder)
     }
 
     fn spiffe(id: &str) -> CallerIdentity {

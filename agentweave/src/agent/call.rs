@@ -8,7 +8,7 @@ use agentweave_a2a::types::{AgentCard, Message, SendMessageResponse, TaskState};
 use agentweave_attest::{Claims, Expected, Verifier, VerifyError, json};
 use agentweave_authz::AuthzContext;
 use agentweave_identity::SpiffeId;
-use agentweave_transport::{ExpectedPeer, Peer, SendOptions, TransportError};
+use agentweave_transport::{Endpoint, ExpectedPeer, Peer, SendOptions, TransportError};
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 
@@ -16,9 +16,13 @@ use super::card::attestation_keys;
 use super::error::CallError;
 use super::secure_agent::{SecureAgent, verifier_config};
 use super::wire::{
-    Exchange, ExchangeFault, VERDICT_KEY, VerdictSummary, first_data, new_trace_id,
-    request_message, send_message,
+    Exchange, ExchangeFault, VERDICT_KEY, VerdictSummary, first_data, request_message, send_message,
 };
+use crate::ops::labels::outbound_index;
+use crate::ops::metrics::Direction;
+use crate::ops::trace::TraceContext;
+use agentweave_authz::DecisionSource;
+use tracing::Instrument as _;
 
 /// A successful call.
 #[derive(Clone, Debug)]
@@ -37,7 +41,8 @@ pub struct CallOutcome {
     pub verdict: Option<VerdictSummary>,
     /// The payload sent (what the attestation is bound to).
     pub payload: Value,
-    /// The trace id of the call.
+    /// The W3C trace id of the call (the handler's trace when called from a handler, a new
+    /// trace otherwise); the callee's handler sees the same id.
     pub trace_id: String,
 }
 
@@ -79,18 +84,9 @@ pub enum AttestationError {
 
 impl SecureAgent {
     fn peer(&self, target: &SpiffeId) -> Result<Peer, CallError> {
-        let endpoint = self
-            .inner
-            .peers
-            .get(target)
-            .cloned()
-            .ok_or_else(|| CallError::UnknownPeer(target.clone()))?;
-        let expected = if self.inner.danger_any_peer_id {
-            ExpectedPeer::member_of(target.trust_domain())
-        } else {
-            ExpectedPeer::exact(target.clone())
-        };
-        Ok(Peer::new(endpoint, expected))
+        let endpoint =
+            self.inner.peers.get(target).ok_or_else(|| CallError::UnknownPeer(target.clone()))?;
+        Ok(peer_for(target, endpoint, self.inner.danger_any_peer_id))
     }
 
     /// Calls `capability` on `target` with `payload`.
@@ -99,14 +95,44 @@ impl SecureAgent {
     /// [`CallError::Denied`] without any network traffic. Otherwise an A2A `SendMessage` goes to
     /// the target's endpoint from the peer map over mTLS, and the handshake must prove exactly
     /// `target`. The message is sent once (never retried: it has side effects).
+    ///
+    /// The request carries a W3C `traceparent` header: a new span in the current trace
+    /// ([`TraceContext::current`], set while a handler runs), or a new trace. Each call is
+    /// counted in `agentweave_outbound_calls_total` by outcome and timed.
     pub async fn call(
         &self,
         target: &SpiffeId,
         capability: &str,
         payload: Value,
     ) -> Result<CallOutcome, CallError> {
+        let started = tokio::time::Instant::now();
+        let current = TraceContext::current();
+        let trace = current.map_or_else(TraceContext::root, |c| c.child());
+        let span = tracing::info_span!(
+            "agentweave.call",
+            trace_id = %trace.trace_id,
+            span_id = %trace.span_id,
+            peer = %target,
+        );
+        if current.is_none() {
+            // A new trace: exported spans (feature `otlp`) carry its id. Within a handler the
+            // span already descends from the inbound request's.
+            crate::ops::otlp::adopt(&span, &trace);
+        }
+        let result = self.call_traced(target, capability, payload, trace).instrument(span).await;
+        self.inner.metrics.outbound(outbound_index(&result), started.elapsed());
+        result
+    }
+
+    async fn call_traced(
+        &self,
+        target: &SpiffeId,
+        capability: &str,
+        payload: Value,
+        trace: TraceContext,
+    ) -> Result<CallOutcome, CallError> {
         let peer = self.peer(target)?;
-        let trace_id = new_trace_id();
+        let trace_id = trace.trace_id.to_string();
         let message = request_message(capability, payload.clone(), &trace_id);
         let context = AuthzContext::for_method("SendMessage")
             .with_capability(capability)
@@ -117,14 +143,23 @@ impl SecureAgent {
             .enforcer
             .check_outbound(&self.inner.spiffe_id, target, capability, context)
             .await;
+        let fault = matches!(decision.source, DecisionSource::Fault);
+        self.inner.metrics.policy(Direction::Outbound, decision.allowed, fault);
         if !decision.allowed {
             return Err(CallError::Denied {
                 target: target.clone(),
                 reason: decision.reason.to_string(),
             });
         }
-        let exchange =
-            send_message(&*self.inner.transport, &peer, message, SendOptions::default()).await;
+        let traceparent = trace.traceparent();
+        let exchange = send_message(
+            &*self.inner.transport,
+            &peer,
+            message,
+            &traceparent,
+            SendOptions::default(),
+        )
+        .await;
         let response = match exchange {
             Ok(Exchange::Result(response)) => *response,
             Ok(Exchange::Error { code, message }) => {
@@ -237,6 +272,17 @@ impl SecureAgent {
             .verify(token, &expected)
             .map_err(|source| AttestationError::Invalid { target: target.clone(), source })
     }
+}
+
+/// The transport peer for `target` at `endpoint`: exactly `target` must answer, unless the agent
+/// was built with `danger_accept_any_peer_id`. The pool and breaker are keyed by this value.
+pub(crate) fn peer_for(target: &SpiffeId, endpoint: &Endpoint, danger_any_peer_id: bool) -> Peer {
+    let expected = if danger_any_peer_id {
+        ExpectedPeer::member_of(target.trust_domain())
+    } else {
+        ExpectedPeer::exact(target.clone())
+    };
+    Peer::new(endpoint.clone(), expected)
 }
 
 fn transport_error(target: &SpiffeId, error: TransportError) -> CallError {

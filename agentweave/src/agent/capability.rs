@@ -9,6 +9,8 @@ use agentweave_identity::SpiffeId;
 use futures::future::BoxFuture;
 use serde_json::Value;
 
+use crate::ops::trace::TraceContext;
+
 /// What a handler knows about one request. Everything here was established by the pipeline
 /// before the handler runs: the caller was proven by mTLS and allowed by policy, and a guarded
 /// payload passed the guard.
@@ -25,8 +27,15 @@ pub struct RequestContext {
     pub context_id: String,
     /// The payload (the message's data part).
     pub payload: Value,
-    /// The trace id (the caller's when it sent a valid one, otherwise a fresh one).
+    /// The W3C trace id (32 lowercase hex): the caller's when its request carried a valid
+    /// `traceparent` header, otherwise a new trace's. Logs and audit records of this request
+    /// carry the same id.
     pub trace_id: String,
+    /// The full trace context of this request (its own span id, the caller's span). It is also
+    /// [`TraceContext::current`] while the handler runs, so that a `SecureAgent::call` made from
+    /// the handler continues the trace; wrap work moved to another task in
+    /// [`TraceContext::scope`] to keep it there.
+    pub trace: TraceContext,
 }
 
 /// A handler's failure, reported to the caller as a failed task with this message. Do not put

@@ -53,6 +53,15 @@ pub enum AgentError {
     /// The A2A server could not be built.
     #[error("A2A server: {0}")]
     A2a(String),
+    /// The ops port (health and metrics) could not be bound.
+    #[error("cannot bind the operations port {addr}: {source}")]
+    Operations {
+        /// The address asked for.
+        addr: std::net::SocketAddr,
+        /// Why.
+        #[source]
+        source: std::io::Error,
+    },
     /// A configuration value cannot be used (`key` is its path in the config file).
     #[error("config key {key}: {message}")]
     Config {

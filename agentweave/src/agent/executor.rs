@@ -30,10 +30,11 @@ use serde_json::{Map, Value};
 use super::audit::{Auditor, FacadeRecord, now_rfc3339};
 use super::capability::{Capability, RequestContext};
 use super::guard_stage;
-use super::wire::{
-    CAPABILITY_KEY, TRACE_ID_KEY, VERDICT_KEY, VerdictSummary, first_data, is_trace_id,
-    metadata_str, new_trace_id,
-};
+use super::observe::{RequestState, current_request};
+use super::wire::{CAPABILITY_KEY, VERDICT_KEY, VerdictSummary, first_data, metadata_str};
+use crate::ops::labels::{InboundOutcome, reason_class_index, verdict_index};
+use crate::ops::metrics::Metrics;
+use crate::ops::trace::TraceContext;
 
 /// The facade's [`AgentExecutor`].
 pub(crate) struct PipelineExecutor {
@@ -41,6 +42,7 @@ pub(crate) struct PipelineExecutor {
     pub(crate) capabilities: Arc<HashMap<String, Capability>>,
     pub(crate) guard: Option<Arc<Pipeline>>,
     pub(crate) auditor: Auditor,
+    pub(crate) metrics: Arc<Metrics>,
 }
 
 impl AgentExecutor for PipelineExecutor {
@@ -49,13 +51,25 @@ impl AgentExecutor for PipelineExecutor {
         ctx: A2aContext,
         sink: EventSink,
     ) -> BoxFuture<'static, Result<(), ExecutorError>> {
+        // Called in the inbound request's task (the returned future runs on another one), so
+        // the request's trace and metrics state are picked up here.
+        let observed = current_request();
+        let trace = observed.as_ref().map_or_else(TraceContext::root, |s| s.trace);
         let run = Run {
             local_id: self.local_id.clone(),
             capabilities: self.capabilities.clone(),
             guard: self.guard.clone(),
             auditor: self.auditor.clone(),
+            metrics: self.metrics.clone(),
+            observed,
+            trace,
         };
-        Box::pin(async move { run.execute(ctx, sink).await })
+        let span = tracing::info_span!(
+            "agentweave.execute",
+            trace_id = %trace.trace_id,
+            span_id = %trace.span_id,
+        );
+        Box::pin(tracing::Instrument::instrument(run.execute(ctx, sink), span))
     }
 }
 
@@ -64,6 +78,9 @@ struct Run {
     capabilities: Arc<HashMap<String, Capability>>,
     guard: Option<Arc<Pipeline>>,
     auditor: Auditor,
+    metrics: Arc<Metrics>,
+    observed: Option<Arc<RequestState>>,
+    trace: TraceContext,
 }
 
 fn closed(e: agentweave_a2a::server::SinkClosed) -> ExecutorError {
@@ -91,14 +108,22 @@ fn verdict_metadata(verdict: &VerdictSummary) -> Map<String, Value> {
 }
 
 impl Run {
+    /// Notes how the request ends, before the answer is produced (so the inbound metrics of a
+    /// blocking send see it).
+    fn ended(&self, outcome: InboundOutcome) {
+        if let Some(state) = &self.observed {
+            state.set_outcome(outcome);
+        }
+    }
+
     async fn execute(self, ctx: A2aContext, sink: EventSink) -> Result<(), ExecutorError> {
+        // Every early refusal below is a rejection; later outcomes overwrite it.
+        self.ended(InboundOutcome::Rejected);
         let Some(caller) = ctx.caller.spiffe_id().cloned() else {
             return reject(&sink, "the caller has no SPIFFE ID", None).await;
         };
         let message: &Message = &ctx.message;
-        let trace_id = metadata_str(message, TRACE_ID_KEY)
-            .filter(|t| is_trace_id(t))
-            .map_or_else(new_trace_id, str::to_owned);
+        let trace_id = self.trace.trace_id.to_string();
         let Some(name) = metadata_str(message, CAPABILITY_KEY) else {
             return reject(
                 &sink,
@@ -122,6 +147,8 @@ impl Run {
                 };
                 let (caller_id, callee_id, body) =
                     (caller.clone(), self.local_id.clone(), payload.clone());
+                // A guard fault fails the task.
+                self.ended(InboundOutcome::Failed);
                 let verdict = tokio::task::spawn_blocking(move || {
                     guard_stage::check(&guard, &caller_id, &callee_id, payload_type, &body)
                 })
@@ -131,8 +158,11 @@ impl Run {
                     tracing::error!(error = %e, "guard fault");
                     ExecutorError("the guard could not verify the payload".into())
                 })?;
+                self.ended(InboundOutcome::Rejected);
                 let summary = guard_stage::summary(&verdict, payload_type);
                 let allowed = guard_stage::passes(verdict.status);
+                self.metrics
+                    .guard(verdict_index(verdict.status), reason_class_index(&verdict.reason_code));
                 let audited = self
                     .auditor
                     .record(&FacadeRecord {
@@ -155,6 +185,7 @@ impl Run {
                     return reject(&sink, "the guard verdict could not be audited", None).await;
                 }
                 if !allowed {
+                    self.ended(InboundOutcome::GuardBlocked);
                     let reason = verdict.reason.clone().unwrap_or_else(|| {
                         format!("the guard did not verify the payload ({})", verdict.reason_code)
                     });
@@ -170,8 +201,15 @@ impl Run {
             context_id: ctx.context_id.clone(),
             payload,
             trace_id,
+            trace: self.trace,
         };
-        match (capability.handler)(request).await {
+        let handled = self.trace.scope((capability.handler)(request)).await;
+        self.ended(if handled.is_ok() {
+            InboundOutcome::Completed
+        } else {
+            InboundOutcome::Failed
+        });
+        match handled {
             Ok(value) => {
                 let mut reply = sink.agent_message(vec![Part::data(value)]);
                 if let Some(verdict) = &verdict {

@@ -49,6 +49,7 @@ impl SecureAgent {
     /// | `audit` | an `AuditLog` to stdout or a file, or none (`off`, development only) |
     /// | `guard` | a guard pipeline with the configured engines, limits and signing key (or none when disabled: guarded capabilities then refuse to start) |
     /// | `transport`, `server`, `peers` | the outbound transport, the mTLS listener, the peer map |
+    /// | `operations.listen` | the plain-HTTP ops port (health, metrics) |
     pub async fn from_config(
         config: &AgentConfig,
         capabilities: Vec<Capability>,
@@ -78,6 +79,9 @@ impl SecureAgent {
             });
         if let Some(url) = &config.server.public_url {
             builder = builder.public_url(url.clone());
+        }
+        if let Some(addr) = config.operations.listen {
+            builder = builder.operations_listen(addr);
         }
         builder = match audit_log(config)? {
             Some(log) => builder.audit(log),

@@ -8,7 +8,8 @@
 //!   → PolicyEnforcer::check_outbound (audited; denied ⇒ nothing sent)
 //!   → A2A SendMessage: capability in metadata `agentweave/capability`,  wire.rs
 //!     payload as a data part, over the mTLS transport pinned to target
-//! callee: mTLS accept → PeerIdentity → CallerIdentity                 caller_identity.rs
+//! callee: mTLS accept → trace context (`traceparent`), request metrics  observe.rs
+//!   → PeerIdentity → CallerIdentity                                   caller_identity.rs
 //!   → A2A routing → Authorizer hook on EVERY method (action =         authorizer.rs
 //!     capability for sends, method name otherwise; task ownership)
 //!   → guard on declared payload types (audited)                       executor.rs, guard_stage.rs
@@ -32,6 +33,7 @@ mod executor;
 mod from_config;
 mod guard_stage;
 mod handle;
+mod observe;
 mod secure_agent;
 mod wire;
 

@@ -16,17 +16,25 @@ use agentweave_guard::Pipeline;
 use agentweave_identity::dev::DevWorkloadApiServer;
 use agentweave_identity::{IdentityProvider, SpiffeId, WorkloadApiProvider};
 use agentweave_transport::{
-    Endpoint, MtlsServer, MtlsTransport, ServerConfig, ServerHandle, ServerStats, Transport,
-    TransportConfig, TransportStats,
+    Endpoint, MtlsServer, MtlsTransport, ServerConfig, ServerStats, Transport, TransportConfig,
+    TransportStats,
 };
+use prometheus_client::registry::Registry;
 
 use super::audit::Auditor;
 use super::authorizer::PolicyAuthorizer;
+use super::call::peer_for;
 use super::caller_identity::CallerFromPeer;
 use super::capability::{Capability, guardable};
 use super::card::{CardInfo, agent_card};
 use super::error::AgentError;
 use super::executor::PipelineExecutor;
+use super::observe::Observed;
+use crate::ops::Readiness;
+use crate::ops::collector::{ListenerSlot, StatsCollector};
+use crate::ops::health::HealthState;
+use crate::ops::metrics::Metrics;
+use crate::ops::server::{OpsServer, OpsState};
 
 /// Something kept alive as long as the agent (a dev Workload API server, a policy watcher).
 pub(crate) type KeepAlive = Box<dyn Any + Send + Sync>;
@@ -66,6 +74,7 @@ pub struct SecureAgentBuilder {
     peers: HashMap<SpiffeId, Endpoint>,
     capabilities: Vec<Capability>,
     listen: SocketAddr,
+    operations_listen: Option<SocketAddr>,
     public_url: Option<String>,
     server: ServerConfig,
     transport_config: TransportConfig,
@@ -101,6 +110,7 @@ impl SecureAgentBuilder {
             peers: HashMap::new(),
             capabilities: Vec::new(),
             listen: SocketAddr::from((Ipv4Addr::LOCALHOST, 0)),
+            operations_listen: None,
             public_url: None,
             server: ServerConfig::default(),
             transport_config: TransportConfig::default(),
@@ -183,6 +193,16 @@ impl SecureAgentBuilder {
     #[must_use]
     pub fn listen(mut self, addr: SocketAddr) -> Self {
         self.listen = addr;
+        self
+    }
+
+    /// Serves `/health/live`, `/health/ready` and `/metrics` on `addr`, plain HTTP, on its own
+    /// listener (see [`crate::ops`]). Default: no ops port (the figures stay readable with
+    /// [`SecureAgent::readiness`] and [`SecureAgent::metrics_text`]). Bind it where only probes
+    /// and scrapers reach: it needs no client certificate.
+    #[must_use]
+    pub fn operations_listen(mut self, addr: SocketAddr) -> Self {
+        self.operations_listen = Some(addr);
         self
     }
 
@@ -304,6 +324,19 @@ impl SecureAgentBuilder {
         };
         let server = MtlsServer::bind(self.listen, &*identity, self.server).await?;
         let local_addr = server.local_addr();
+        // Bound before anything serves, so that a busy ops port leaves nothing running.
+        let ops_listener = match self.operations_listen {
+            Some(addr) => Some(
+                OpsServer::bind(addr)
+                    .await
+                    .map_err(|source| AgentError::Operations { addr, source })?,
+            ),
+            None => None,
+        };
+        let mut registry = Registry::default();
+        let metrics = Arc::new(Metrics::register(&mut registry));
+        let health =
+            Arc::new(HealthState::new(self.spiffe_id.clone(), identity.clone(), enforcer.clone()));
         let mut info = self.info;
         info.url = self.public_url.unwrap_or_else(|| format!("https://{local_addr}"));
         let attestor = self.guard.as_ref().map(|g| g.attestor().clone());
@@ -315,14 +348,37 @@ impl SecureAgentBuilder {
             capabilities: Arc::new(capabilities),
             guard: self.guard,
             auditor: auditor.clone(),
+            metrics: metrics.clone(),
         };
-        let authorizer = PolicyAuthorizer { enforcer: enforcer.clone(), auditor: auditor.clone() };
+        let authorizer = PolicyAuthorizer {
+            enforcer: enforcer.clone(),
+            auditor: auditor.clone(),
+            metrics: metrics.clone(),
+        };
         let a2a = A2aServer::builder(card.clone(), Arc::new(executor))
             .authorizer(Arc::new(authorizer))
             .limits(self.limits)
             .build()
             .map_err(|e| AgentError::A2a(e.to_string()))?;
-        let handle = server.serve_tower(CallerFromPeer { inner: a2a.router() });
+        let mut peers: Vec<(String, agentweave_transport::Peer)> = self
+            .peers
+            .iter()
+            .map(|(id, endpoint)| (id.to_string(), peer_for(id, endpoint, self.danger_any_peer_id)))
+            .collect();
+        peers.sort_by(|a, b| a.0.cmp(&b.0));
+        let handle = server.serve_tower(Observed {
+            inner: CallerFromPeer { inner: a2a.router() },
+            metrics: metrics.clone(),
+        });
+        let listener = Arc::new(ListenerSlot::new(handle));
+        registry.register_collector(Box::new(StatsCollector {
+            listener: listener.clone(),
+            transport: mtls.clone(),
+            peers,
+            health: health.clone(),
+        }));
+        let ops_state = Arc::new(OpsState { registry, health: health.clone() });
+        let ops = ops_listener.map(|l| l.serve(ops_state.clone()));
         tracing::info!(spiffe_id = %self.spiffe_id, %local_addr, "secure agent serving");
         Ok(SecureAgent {
             inner: Arc::new(Inner {
@@ -337,8 +393,12 @@ impl SecureAgentBuilder {
                 card,
                 local_addr,
                 verifiers: Mutex::new(HashMap::new()),
+                metrics,
+                health,
+                ops_state,
+                listener,
             }),
-            handle: Some(handle),
+            ops,
             keep_alive: self.keep_alive,
         })
     }
@@ -357,6 +417,14 @@ pub(crate) struct Inner {
     pub(crate) local_addr: SocketAddr,
     /// One attestation verifier per peer, so that a peer's keys can never verify another's tokens.
     pub(crate) verifiers: Mutex<HashMap<SpiffeId, Arc<Verifier>>>,
+    /// Pre-resolved metric handles (the registry is in `ops_state`).
+    pub(crate) metrics: Arc<Metrics>,
+    /// What readiness is computed from.
+    pub(crate) health: Arc<HealthState>,
+    /// The metrics registry and readiness, as the ops port serves them.
+    pub(crate) ops_state: Arc<OpsState>,
+    /// The mTLS listener (its handle until stop, then its final counters).
+    pub(crate) listener: Arc<ListenerSlot>,
 }
 
 impl Inner {
@@ -383,7 +451,7 @@ pub(crate) fn verifier_config() -> VerifierConfig {
 /// [`SecureAgent::call`]. Stop it with [`SecureAgent::stop`].
 pub struct SecureAgent {
     pub(crate) inner: Arc<Inner>,
-    handle: Option<ServerHandle>,
+    ops: Option<OpsServer>,
     keep_alive: Vec<KeepAlive>,
 }
 
@@ -429,7 +497,22 @@ impl SecureAgent {
 
     /// Counters of the mTLS listener (accepted connections, refused handshakes).
     pub fn server_stats(&self) -> ServerStats {
-        self.handle.as_ref().map(ServerHandle::stats).unwrap_or_default()
+        self.inner.listener.stats()
+    }
+
+    /// The address of the ops port (health and metrics), when one was configured.
+    pub fn ops_addr(&self) -> Option<SocketAddr> {
+        self.ops.as_ref().map(OpsServer::local_addr)
+    }
+
+    /// Readiness now, as `/health/ready` reports it.
+    pub fn readiness(&self) -> Readiness {
+        self.inner.health.readiness()
+    }
+
+    /// The metrics now, in the OpenMetrics text format `/metrics` serves.
+    pub fn metrics_text(&self) -> String {
+        self.inner.ops_state.metrics_text()
     }
 
     /// Counters of the default outbound transport (`None` with a custom transport).
@@ -437,14 +520,19 @@ impl SecureAgent {
         self.inner.mtls.as_ref().map(MtlsTransport::stats)
     }
 
-    /// Stops accepting, lets in-flight requests finish, flushes the audit log and releases what
-    /// the agent started (a dev Workload API server, a policy watcher).
+    /// Marks the agent not ready (so that `/health/ready` turns 503 and traffic moves away),
+    /// stops accepting, lets in-flight requests finish, flushes the audit log, stops the ops
+    /// port, and releases what the agent started (a dev Workload API server, a policy watcher).
     pub async fn stop(self) {
-        let SecureAgent { inner, handle, keep_alive } = self;
-        if let Some(handle) = handle {
+        let SecureAgent { inner, ops, keep_alive } = self;
+        inner.health.mark_stopping();
+        if let Some(handle) = inner.listener.take() {
             handle.shutdown().await;
         }
         inner.auditor.flush().await;
+        if let Some(ops) = ops {
+            ops.stop(STOP_TIMEOUT).await;
+        }
         let spiffe_id = inner.spiffe_id.clone();
         // Our last reference to the identity provider goes here, so that a Workload API client
         // kept alive below can be shut down (it needs to be the only owner).
@@ -479,7 +567,7 @@ impl SecureAgent {
     /// `AgentHandle`): it owns neither the listener nor the agent's resources, so dropping it
     /// stops nothing.
     pub(crate) fn view(inner: Arc<Inner>) -> SecureAgent {
-        SecureAgent { inner, handle: None, keep_alive: Vec::new() }
+        SecureAgent { inner, ops: None, keep_alive: Vec::new() }
     }
 }
 

@@ -8,7 +8,8 @@
 //! | where | key | value |
 //! | --- | --- | --- |
 //! | request message metadata | [`CAPABILITY_KEY`] | the capability name (the policy action) |
-//! | request message metadata | [`TRACE_ID_KEY`] | the caller's trace id (32 lowercase hex) |
+//! | request HTTP header | `traceparent` | the W3C trace context (see [`crate::ops::trace`]): the trace id the callee continues |
+//! | request message metadata | [`TRACE_ID_KEY`] | the same trace id (32 lowercase hex), informative, for readers of the message alone; the callee ignores it |
 //! | request message | first data part | the payload (any JSON; an object when guarded) |
 //! | response message metadata | [`VERDICT_KEY`] | the guard verdict summary, with its attestation |
 //! | response message | first data part | the handler's result |
@@ -21,7 +22,8 @@ use serde_json::{Map, Value};
 
 /// Message metadata key naming the capability a message invokes.
 pub const CAPABILITY_KEY: &str = "agentweave/capability";
-/// Message metadata key carrying the caller's trace id across agents.
+/// Message metadata key repeating the caller's trace id in the message itself. Informative only:
+/// the `traceparent` header is what the callee continues.
 pub const TRACE_ID_KEY: &str = "agentweave/trace-id";
 /// Response message metadata key carrying the guard verdict and its attestation.
 pub const VERDICT_KEY: &str = "agentweave/verdict";
@@ -47,19 +49,6 @@ pub struct VerdictSummary {
     /// The ES256 compact JWS, when the verdict was signed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub attestation: Option<String>,
-}
-
-/// A fresh trace id: 32 lowercase hex digits (a W3C trace-id).
-pub(crate) fn new_trace_id() -> String {
-    uuid::Uuid::new_v4().simple().to_string()
-}
-
-/// True for a W3C trace-id: 32 lowercase hex digits, not all zero. Anything else a peer sends
-/// is replaced, so that logs never carry attacker-chosen text under this name.
-pub(crate) fn is_trace_id(s: &str) -> bool {
-    s.len() == 32
-        && s.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
-        && s.bytes().any(|b| b != b'0')
 }
 
 /// The string value of `key` in a message's metadata.
@@ -108,12 +97,13 @@ pub(crate) enum ExchangeFault {
 /// Largest response body read from a peer.
 const MAX_RESPONSE_BYTES: usize = 4 << 20;
 
-/// Sends one JSON-RPC `SendMessage` to `peer` and decodes the answer. Never retried: a send has
-/// side effects.
+/// Sends one JSON-RPC `SendMessage` to `peer`, with `traceparent` as the W3C trace header, and
+/// decodes the answer. Never retried: a send has side effects.
 pub(crate) async fn send_message(
     transport: &dyn Transport,
     peer: &Peer,
     message: Message,
+    traceparent: &str,
     options: SendOptions,
 ) -> Result<Exchange, ExchangeFault> {
     let params =
@@ -127,6 +117,7 @@ pub(crate) async fn send_message(
     let request = http::Request::post("/")
         .header(http::header::CONTENT_TYPE, "application/json")
         .header(VERSION_HEADER, PROTOCOL_VERSION)
+        .header(crate::ops::trace::TRACEPARENT, traceparent)
         .body(bytes::Bytes::from(body))
         .map_err(|e| ExchangeFault::Protocol(e.to_string()))?;
     let response =
@@ -173,21 +164,6 @@ fn jsonrpc_internal() -> i64 {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn trace_ids_are_checked() {
-        for (input, ok) in [
-            ("4bf92f3577b34da6a3ce929d0e0e4736", true),
-            ("00000000000000000000000000000000", false),
-            ("4BF92F3577B34DA6A3CE929D0E0E4736", false),
-            ("4bf92f3577b34da6a3ce929d0e0e473", false),
-            ("4bf92f3577b34da6a3ce929d0e0e4736\n", false),
-            ("", false),
-        ] {
-            assert_eq!(is_trace_id(input), ok, "{input:?}");
-        }
-        assert!(is_trace_id(&new_trace_id()));
-    }
 
     #[test]
     fn envelopes_decode_to_results_errors_or_faults() {

@@ -74,9 +74,9 @@ impl HttpHandler {
             .header(CONTENT_TYPE, HeaderValue::from_static("application/json"))
             .header(CALLER_HEADER, header(ctx.caller.as_str(), "the caller id")?)
             .header(CAPABILITY_HEADER, header(&ctx.capability, "the capability name")?);
-        if let Some(traceparent) = traceparent(&ctx.trace_id) {
-            request = request.header("traceparent", header(&traceparent, "the trace id")?);
-        }
+        // The business service's work is a child span of this request, in the caller's trace.
+        let traceparent = ctx.trace.child().traceparent();
+        request = request.header("traceparent", header(&traceparent, "the trace context")?);
         let request = request
             .body(Full::new(Bytes::from(body)))
             .map_err(|e| HandlerError::new(format!("the request cannot be built: {e}")))?;
@@ -117,21 +117,6 @@ pub fn capability(name: &str, handler: HttpHandler) -> Capability {
     })
 }
 
-/// `00-<trace id>-<new span id>-01` when `trace_id` is a W3C trace id (32 lowercase hex
-/// digits, not all zero); `None` otherwise, so that no malformed header is sent.
-fn traceparent(trace_id: &str) -> Option<String> {
-    let valid = trace_id.len() == 32
-        && trace_id.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
-        && trace_id.bytes().any(|b| b != b'0');
-    if !valid {
-        return None;
-    }
-    // A v4 UUID's first 16 hex digits hold random bits and the version nibble, so never zero.
-    let uuid = uuid::Uuid::new_v4().simple().to_string();
-    let span = uuid.get(..16)?;
-    Some(format!("00-{trace_id}-{span}-01"))
-}
-
 /// An error with its sources, for logs (hyper's top-level messages are terse).
 fn chain(error: &dyn std::error::Error) -> String {
     let mut text = error.to_string();
@@ -156,6 +141,7 @@ mod tests {
     use serde_json::json;
 
     use super::*;
+    use crate::ops::trace::TraceContext;
 
     const TRACE: &str = "4bf92f3577b34da6a3ce929d0e0e4736";
 
@@ -209,14 +195,20 @@ mod tests {
         addr
     }
 
+    /// The span of the request that reached the agent (the handler's parent).
+    const REQUEST_SPAN: &str = "00f067aa0ba902b7";
+
     fn ctx(trace_id: &str) -> RequestContext {
+        let header = format!("00-{trace_id}-{REQUEST_SPAN}-01");
+        let trace = TraceContext::from_header_values(std::iter::once(header.as_bytes()));
         RequestContext {
             caller: SpiffeId::parse("spiffe://example.org/agent/caller").unwrap(),
             capability: "invoice.pay".into(),
             task_id: "t-1".into(),
             context_id: "c-1".into(),
             payload: json!({"amount": "12.50"}),
-            trace_id: trace_id.into(),
+            trace_id: trace.trace_id.to_string(),
+            trace,
         }
     }
 
@@ -231,12 +223,11 @@ mod tests {
         assert_eq!(seen["content_type"], "application/json");
         assert_eq!(seen["caller"], "spiffe://example.org/agent/caller");
         assert_eq!(seen["capability"], "invoice.pay");
+        // A child span of the request's trace: same trace id, a new span id.
         let traceparent = seen["traceparent"].as_str().unwrap();
-        assert!(traceparent.starts_with(&format!("00-{TRACE}-")), "{traceparent}");
-
-        // No valid trace id, no traceparent header.
-        let output = handler.handle(ctx("not-a-trace-id")).await.unwrap();
-        assert_eq!(output["seen"]["traceparent"], Value::Null);
+        let parts: Vec<&str> = traceparent.split('-').collect();
+        assert_eq!((parts.len(), parts[0], parts[1]), (4, "00", TRACE), "{traceparent}");
+        assert_ne!(parts[2], REQUEST_SPAN, "{traceparent}");
     }
 
     #[tokio::test]
@@ -269,24 +260,6 @@ mod tests {
             ["https://127.0.0.1:1/", "ftp://127.0.0.1/", "not a url", "http://u:p@127.0.0.1/"]
         {
             assert!(HttpHandler::new(url, 1_000).is_err(), "{url}");
-        }
-    }
-
-    #[test]
-    fn traceparent_only_for_w3c_trace_ids() {
-        let header = traceparent(TRACE).unwrap();
-        let parts: Vec<&str> = header.split('-').collect();
-        assert_eq!(parts.len(), 4, "{header}");
-        assert_eq!((parts[0], parts[1], parts[3]), ("00", TRACE, "01"));
-        assert_eq!(parts[2].len(), 16);
-        for bad in [
-            "",
-            "00000000000000000000000000000000",
-            "4BF92F3577B34DA6A3CE929D0E0E4736",
-            "4bf92f35\n7b34da6a3ce929d0e0e4736",
-            "4bf92f3577b34da6",
-        ] {
-            assert_eq!(traceparent(bad), None, "{bad:?}");
         }
     }
 }
