@@ -52,6 +52,8 @@ pub(crate) struct Mesh {
     pub(crate) dir: PathBuf,
     pub(crate) bin: PathBuf,
     pub(crate) ports: BTreeMap<&'static str, u16>,
+    /// Each serving agent's plain operations port (health and metrics).
+    pub(crate) ops_ports: BTreeMap<&'static str, u16>,
     pub(crate) identity_server: Option<Service>,
     pub(crate) agents: BTreeMap<&'static str, Service>,
 }
@@ -79,9 +81,10 @@ pub(crate) enum Authz {
 
 impl Mesh {
     pub(crate) fn new(dir: &Path, bin: &Path) -> anyhow::Result<Self> {
-        let mut ports = BTreeMap::new();
+        let (mut ports, mut ops_ports) = (BTreeMap::new(), BTreeMap::new());
         for name in AGENTS {
             ports.insert(name, free_port()?);
+            ops_ports.insert(name, free_port()?);
         }
         for sub in ["sockets", "logs", "audit", "config", "policy"] {
             std::fs::create_dir_all(dir.join(sub))?;
@@ -93,6 +96,7 @@ impl Mesh {
             dir: dir.to_path_buf(),
             bin: bin.to_path_buf(),
             ports,
+            ops_ports,
             identity_server: None,
             agents: BTreeMap::new(),
         })
@@ -163,6 +167,10 @@ impl Mesh {
             ));
         }
         let capabilities = if serving { capabilities(name) } else { String::new() };
+        let operations = match self.ops_ports.get(name) {
+            Some(port) if serving => format!("operations:\n  listen: \"127.0.0.1:{port}\"\n"),
+            _ => String::new(),
+        };
         let yaml = format!(
             "environment: production
 agent:
@@ -173,7 +181,7 @@ identity:
   endpoint: \"unix:{socket}\"
 server:
   listen: \"{listen}\"
-{authz}audit:
+{operations}{authz}audit:
   sink: file
   path: \"{audit}\"
 transport:
@@ -202,6 +210,10 @@ peers:
         let mut agent = Service::start(name, command, &self.logs())?;
         agent.wait_for_line("\"ready\"", Duration::from_secs(30))?;
         self.agents.insert(name, agent);
+        let (status, body) = self.ops_get(name, "/health/ready")?;
+        if status != 200 {
+            bail!("{name} printed its ready line but /health/ready answers {status}: {body}");
+        }
         Ok(())
     }
 
@@ -284,5 +296,37 @@ fn capabilities(name: &str) -> String {
             spiffe_id("search")
         ),
         _ => String::new(),
+    }
+}
+
+impl Mesh {
+    /// `GET path` on `name`'s operations port: (status, body). Plain HTTP/1.0, no client needed.
+    pub(crate) fn ops_get(&self, name: &str, path: &str) -> anyhow::Result<(u16, String)> {
+        use std::io::{Read, Write};
+        let port = self.ops_ports.get(name).with_context(|| format!("{name} has no ops port"))?;
+        let mut stream = std::net::TcpStream::connect(("127.0.0.1", *port))
+            .with_context(|| format!("connecting to {name}'s operations port {port}"))?;
+        stream.set_read_timeout(Some(Duration::from_secs(10)))?;
+        write!(stream, "GET {path} HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n")?;
+        let mut text = String::new();
+        stream.read_to_string(&mut text)?;
+        let status = text
+            .split_whitespace()
+            .nth(1)
+            .and_then(|s| s.parse().ok())
+            .with_context(|| format!("{name} {path}: not an HTTP answer: {text:.200}"))?;
+        let body = text.split_once("\r\n\r\n").map(|(_, b)| b.to_owned()).unwrap_or_default();
+        Ok((status, body))
+    }
+
+    /// The value of the metric line that starts with `series` (name and labels) on `name`.
+    pub(crate) fn metric(&self, name: &str, series: &str) -> anyhow::Result<f64> {
+        let (status, body) = self.ops_get(name, "/metrics")?;
+        if status != 200 {
+            bail!("{name} /metrics answered {status}");
+        }
+        body.lines()
+            .find_map(|line| line.strip_prefix(series)?.strip_prefix(' ')?.trim().parse().ok())
+            .with_context(|| format!("{name} /metrics has no {series}"))
     }
 }

@@ -246,8 +246,13 @@ pub(crate) fn peer_restart(run: &mut Run) -> anyhow::Result<()> {
     if !last.contains("circuit open") {
         bail!("after {BREAKER_FAILURES} failures the breaker is not open; last error: {last}");
     }
+    let series = format!("agentweave_circuit_breaker_state{{peer=\"{}\"}}", spiffe_id("search"));
+    let state = run.mesh.metric("orchestrator", &series)?;
+    if state != 2.0 {
+        bail!("the orchestrator's metrics show breaker state {state} for search, not 2 (open)");
+    }
     println!(
-        "    search killed: {BREAKER_FAILURES} calls failed, then the breaker opened and failed fast"
+        "    search killed: {BREAKER_FAILURES} calls failed, then the breaker opened (metrics: state 2) and failed fast"
     );
     run.mesh.start_agent("search", &Authz::Rego)?;
     std::thread::sleep(Duration::from_millis(BREAKER_RECOVERY_MS + 200));
