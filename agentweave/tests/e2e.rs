@@ -1,6 +1,8 @@
 //! End to end over real sockets: dev identities, mTLS, inline Rego policy, the guard, A2A tasks.
 
-use std::path::Path;
+mod support;
+use support::{audit, id, issuer, policy};
+
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
@@ -8,12 +10,9 @@ use std::time::Duration;
 use agentweave::agent::{
     AgentError, CallError, Capability, HandlerError, SecureAgent, agent_guard,
 };
-use agentweave_authz::PolicyEnforcer;
-use agentweave_authz::audit::{AuditConfig, AuditLog, AuditSink};
-use agentweave_authz::rego::{PolicySource, RegoConfig, RegoEnforcer};
 use agentweave_guard::{PayloadType, PipelineConfig};
-use agentweave_identity::dev::{DevIssuer, DevIssuerConfig};
-use agentweave_identity::{IdentityProvider, SpiffeId, TrustDomain};
+use agentweave_identity::dev::DevIssuer;
+use agentweave_identity::{IdentityProvider, SpiffeId};
 use agentweave_transport::test_util::DevIdentity;
 use agentweave_transport::{
     BreakerConfig, Endpoint, ExpectedPeer, MtlsTransport, Peer, SendOptions, Transport,
@@ -21,10 +20,8 @@ use agentweave_transport::{
 };
 use serde_json::{Value, json};
 
-const POLICY: &str = r#"
-package agentweave.authz
-
-allowed := {
+/// The grants of this file's agents (see `support::grants_policy`).
+const GRANTS: &str = r#"
   ["outbound", "orchestrator", "payments", "invoice.pay"],
   ["inbound",  "orchestrator", "payments", "invoice.pay"],
   ["inbound",  "orchestrator", "payments", "GetTask"],
@@ -35,37 +32,7 @@ allowed := {
   ["inbound",  "orchestrator", "search",   "search.query"],
   ["outbound", "orchestrator", "search",   "search.admin"],
   ["outbound", "orchestrator", "down",     "search.query"],
-}
-
-name(id) := n if {
-  parts := split(id, "/")
-  n := parts[4]
-}
-
-default decision := {"allow": false, "reason": "default deny"}
-
-decision := {"allow": true, "reason": "listed"} if {
-  [input.direction, name(input.caller_spiffe_id), name(input.callee_spiffe_id), input.action] in allowed
-}
 "#;
-
-fn id(name: &str) -> SpiffeId {
-    SpiffeId::parse(&format!("spiffe://example.org/agent/{name}")).unwrap()
-}
-
-fn issuer() -> Arc<DevIssuer> {
-    DevIssuer::start(TrustDomain::new("example.org").unwrap(), DevIssuerConfig::default()).unwrap()
-}
-
-fn policy(me: &SpiffeId) -> Arc<dyn PolicyEnforcer> {
-    let config = RegoConfig::new(me.clone())
-        .policy(PolicySource::Inline { name: "test.rego".into(), rego: POLICY.into() });
-    Arc::new(RegoEnforcer::new(config).unwrap())
-}
-
-fn audit(path: &Path) -> AuditLog {
-    AuditLog::start(AuditSink::File(path.to_path_buf()), AuditConfig::default()).unwrap()
-}
 
 struct Fixture {
     issuer: Arc<DevIssuer>,
@@ -98,7 +65,7 @@ impl Fixture {
         .guard_payload(PayloadType::FinancialTransaction);
         SecureAgent::builder(me.clone(), "payments")
             .identity(DevIdentity::start(&self.issuer, &me).unwrap())
-            .policy(policy(&me))
+            .policy(policy(&me, GRANTS))
             .audit(audit(&self.audit_path()))
             .guard(agent_guard(&me, PipelineConfig::default(), None).unwrap())
             .capability(pay)
@@ -119,7 +86,7 @@ impl Fixture {
         };
         SecureAgent::builder(me.clone(), "search")
             .identity(DevIdentity::start(&self.issuer, &me).unwrap())
-            .policy(policy(&me))
+            .policy(policy(&me, GRANTS))
             .audit(audit(&self.audit_path()))
             .capability(Capability::new("search.query", count.clone()))
             .capability(Capability::new("search.admin", count))
@@ -136,7 +103,7 @@ impl Fixture {
         let me = id("orchestrator");
         let mut builder = SecureAgent::builder(me.clone(), "orchestrator")
             .identity(DevIdentity::start(&self.issuer, &me).unwrap())
-            .policy(policy(&me))
+            .policy(policy(&me, GRANTS))
             .audit(audit(&self.audit_path()))
             .transport_config(transport);
         for (name, endpoint) in peers {
@@ -331,27 +298,32 @@ async fn start_refuses_what_would_weaken_security() {
         SecureAgent::builder(as_id.clone(), "x").identity(identity.clone()).danger_no_audit()
     };
     let cases: Vec<(&str, agentweave::agent::SecureAgentBuilder)> = vec![
-        ("identity mismatch", base(&other).policy(policy(&other))),
+        ("identity mismatch", base(&other).policy(policy(&other, GRANTS))),
         ("no policy", base(&me)),
-        ("policy for another agent", base(&me).policy(policy(&other))),
-        ("guarded capability without guard", base(&me).policy(policy(&me)).capability(guarded())),
+        ("policy for another agent", base(&me).policy(policy(&other, GRANTS))),
+        (
+            "guarded capability without guard",
+            base(&me).policy(policy(&me, GRANTS)).capability(guarded()),
+        ),
         (
             "payload type without engine",
             base(&me)
-                .policy(policy(&me))
+                .policy(policy(&me, GRANTS))
                 .guard(agent_guard(&me, PipelineConfig::default(), None).unwrap())
                 .capability(guarded().guard_payload(PayloadType::General)),
         ),
         (
             "duplicate capability",
             base(&me)
-                .policy(policy(&me))
+                .policy(policy(&me, GRANTS))
                 .capability(Capability::new("a", |_| async { Ok::<_, HandlerError>(json!({})) }))
                 .capability(Capability::new("a", |_| async { Ok::<_, HandlerError>(json!({})) })),
         ),
         (
             "no audit decision",
-            SecureAgent::builder(me.clone(), "x").identity(identity.clone()).policy(policy(&me)),
+            SecureAgent::builder(me.clone(), "x")
+                .identity(identity.clone())
+                .policy(policy(&me, GRANTS)),
         ),
     ];
     for (name, builder) in cases {
@@ -372,7 +344,7 @@ async fn start_refuses_what_would_weaken_security() {
 async fn from_config_wires_dev_identity_rego_and_file_audit() {
     let dir = tempfile::tempdir().unwrap();
     let policy_path = dir.path().join("policy.rego");
-    std::fs::write(&policy_path, POLICY).unwrap();
+    std::fs::write(&policy_path, support::grants_policy(GRANTS)).unwrap();
     let audit_path = dir.path().join("audit.jsonl");
     let socket = dir.path().join("dev.sock");
     let yaml = format!(

@@ -15,17 +15,17 @@
 
 mod js_support;
 
+mod support;
+use support::{audit, id, issuer, policy};
+
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
 use agentweave::agent::{CallError, Capability, HandlerError, SecureAgent};
 use agentweave_a2a::client::{A2aClient, ClientConfig, ClientError};
 use agentweave_a2a::types::{Message, Part, SendMessageRequest, SendMessageResponse, TaskState};
-use agentweave_authz::PolicyEnforcer;
-use agentweave_authz::audit::{AuditConfig, AuditLog, AuditSink};
-use agentweave_authz::rego::{PolicySource, RegoConfig, RegoEnforcer};
-use agentweave_identity::dev::{DevIssuer, DevIssuerConfig};
-use agentweave_identity::{SpiffeId, TrustDomain};
+use agentweave_identity::SpiffeId;
+use agentweave_identity::dev::DevIssuer;
 use agentweave_transport::test_util::DevIdentity;
 use agentweave_transport::{
     Endpoint, ExpectedPeer, HandshakeRefusal, MtlsTransport, Peer, TransportConfig, TransportError,
@@ -35,37 +35,13 @@ use serde_json::{Value, json};
 /// Who may do what: the JS client may call `echo` (and read its task) on the `echo` agent but
 /// not `admin`; the orchestrator and mallory may call out to the JS peer (the JS peer itself
 /// allows only the orchestrator).
-const POLICY: &str = r#"
-package agentweave.authz
-
-allowed := {
+/// The grants of this file's agents (see `support::grants_policy`).
+const GRANTS: &str = r#"
   ["inbound",  "js-client",    "echo",    "echo"],
   ["inbound",  "js-client",    "echo",    "GetTask"],
   ["outbound", "orchestrator", "js-peer", "echo"],
   ["outbound", "mallory",      "js-peer", "echo"],
-}
-
-name(id) := n if {
-  parts := split(id, "/")
-  n := parts[4]
-}
-
-default decision := {"allow": false, "reason": "default deny"}
-
-decision := {"allow": true, "reason": "listed"} if {
-  [input.direction, name(input.caller_spiffe_id), name(input.callee_spiffe_id), input.action] in allowed
-}
 "#;
-
-fn id(name: &str) -> SpiffeId {
-    SpiffeId::parse(&format!("spiffe://example.org/agent/{name}")).unwrap()
-}
-
-fn policy(me: &SpiffeId) -> Arc<dyn PolicyEnforcer> {
-    let config = RegoConfig::new(me.clone())
-        .policy(PolicySource::Inline { name: "interop.rego".into(), rego: POLICY.into() });
-    Arc::new(RegoEnforcer::new(config).unwrap())
-}
 
 /// The JS packages, or `None` after printing why the test is skipped.
 async fn js_dir(test: &str) -> Option<PathBuf> {
@@ -103,6 +79,20 @@ fn args(pairs: &[(&str, &str)]) -> Vec<String> {
     pairs.iter().flat_map(|(k, v)| [format!("--{k}"), (*v).to_owned()]).collect()
 }
 
+/// Arguments of `probe.mjs`: one card fetch from `url` expecting `server_id`, with the client
+/// certificate in `pems` or without any.
+fn probe_args(url: &str, pems: &PemFiles, server_id: &SpiffeId, with_cert: bool) -> Vec<String> {
+    let mut pairs = vec![
+        ("url", url),
+        ("ca", pems.bundle.to_str().unwrap()),
+        ("server-id", server_id.as_str()),
+    ];
+    if with_cert {
+        pairs.extend([("cert", pems.cert.to_str().unwrap()), ("key", pems.key.to_str().unwrap())]);
+    }
+    args(&pairs)
+}
+
 /// The `code`s along a JS error's cause chain, as `describe()` in `spiffe_tls.mjs` prints it.
 fn codes(error: &Value) -> Vec<String> {
     error
@@ -117,9 +107,7 @@ fn codes(error: &Value) -> Vec<String> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn js_sdk_client_calls_our_agent_over_mtls() {
     let Some(js) = js_dir("js_sdk_client_calls_our_agent_over_mtls").await else { return };
-    let issuer =
-        DevIssuer::start(TrustDomain::new("example.org").unwrap(), DevIssuerConfig::default())
-            .unwrap();
+    let issuer = issuer();
     let dir = tempfile::tempdir().unwrap();
     let audit_path = dir.path().join("audit.jsonl");
 
@@ -150,10 +138,8 @@ async fn js_sdk_client_calls_our_agent_over_mtls() {
     };
     let agent = SecureAgent::builder(me.clone(), "echo")
         .identity(DevIdentity::start(&issuer, &me).unwrap())
-        .policy(policy(&me))
-        .audit(
-            AuditLog::start(AuditSink::File(audit_path.clone()), AuditConfig::default()).unwrap(),
-        )
+        .policy(policy(&me, GRANTS))
+        .audit(audit(&audit_path))
         .capability(echo)
         .capability(admin)
         .start()
@@ -213,20 +199,7 @@ async fn js_sdk_client_calls_our_agent_over_mtls() {
     // with a certificate the same probe gets the card (the control).
     let no_cert = &summary["noClientCert"];
     assert_eq!(no_cert["refused"], true, "{no_cert}");
-    let probe = |with_cert: bool| {
-        let mut pairs = vec![
-            ("url", url.as_str()),
-            ("ca", pems.bundle.to_str().unwrap()),
-            ("server-id", me.as_str()),
-        ];
-        if with_cert {
-            pairs.extend([
-                ("cert", pems.cert.to_str().unwrap()),
-                ("key", pems.key.to_str().unwrap()),
-            ]);
-        }
-        args(&pairs)
-    };
+    let probe = |with_cert: bool| probe_args(&url, &pems, &me, with_cert);
     let anonymous = js_support::run_script(&js, "probe.mjs", &probe(false)).await;
     assert_eq!(anonymous["refused"], true, "{anonymous}");
     let stats = agent.server_stats();
@@ -260,7 +233,7 @@ async fn caller(issuer: &Arc<DevIssuer>, name: &str, js_peer: Endpoint) -> Secur
     let me = id(name);
     SecureAgent::builder(me.clone(), name)
         .identity(DevIdentity::start(issuer, &me).unwrap())
-        .policy(policy(&me))
+        .policy(policy(&me, GRANTS))
         .danger_no_audit()
         .peer(id("js-peer"), js_peer)
         .start()
@@ -288,9 +261,7 @@ async fn start_js_server(
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn our_agent_calls_the_js_sdk_server_over_mtls() {
     let Some(js) = js_dir("our_agent_calls_the_js_sdk_server_over_mtls").await else { return };
-    let issuer =
-        DevIssuer::start(TrustDomain::new("example.org").unwrap(), DevIssuerConfig::default())
-            .unwrap();
+    let issuer = issuer();
     let dir = tempfile::tempdir().unwrap();
     let js_peer = id("js-peer");
     let orchestrator = id("orchestrator");
@@ -365,20 +336,7 @@ async fn our_agent_calls_the_js_sdk_server_over_mtls() {
 
     // No client certificate: Node's TLS refuses; with one, the same URL answers (control).
     let url = format!("https://127.0.0.1:{port}");
-    let probe = |with_cert: bool| {
-        let mut pairs = vec![
-            ("url", url.as_str()),
-            ("ca", pems.bundle.to_str().unwrap()),
-            ("server-id", js_peer.as_str()),
-        ];
-        if with_cert {
-            pairs.extend([
-                ("cert", pems.cert.to_str().unwrap()),
-                ("key", pems.key.to_str().unwrap()),
-            ]);
-        }
-        args(&pairs)
-    };
+    let probe = |with_cert: bool| probe_args(&url, &pems, &js_peer, with_cert);
     let anonymous = js_support::run_script(&js, "probe.mjs", &probe(false)).await;
     assert_eq!(anonymous["refused"], true, "{anonymous}");
     let control = js_support::run_script(&js, "probe.mjs", &probe(true)).await;
@@ -400,9 +358,7 @@ async fn the_js_sdk_default_card_encoding_is_not_protojson() {
     let Some(js) = js_dir("the_js_sdk_default_card_encoding_is_not_protojson").await else {
         return;
     };
-    let issuer =
-        DevIssuer::start(TrustDomain::new("example.org").unwrap(), DevIssuerConfig::default())
-            .unwrap();
+    let issuer = issuer();
     let dir = tempfile::tempdir().unwrap();
     let js_peer = id("js-peer");
     let orchestrator = id("orchestrator");

@@ -2,6 +2,9 @@
 //! exact amounts with the pipeline, readiness that follows identity and shutdown, and W3C trace
 //! context carried across agents over mTLS.
 
+mod support;
+use support::{id, issuer, policy};
+
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
@@ -9,14 +12,11 @@ use std::time::{Duration, SystemTime};
 
 use agentweave::agent::{CallError, Capability, HandlerError, SecureAgent, agent_guard};
 use agentweave::ops::TraceContext;
-use agentweave_authz::PolicyEnforcer;
-use agentweave_authz::rego::{PolicySource, RegoConfig, RegoEnforcer};
 use agentweave_guard::{PayloadType, PipelineConfig};
-use agentweave_identity::dev::{DevIssuer, DevIssuerConfig};
+use agentweave_identity::dev::DevIssuer;
 use agentweave_identity::test_util::{LeafSpec, forge_leaf};
 use agentweave_identity::{
-    IdentityProvider, IdentityPublisher, IdentitySnapshot, SpiffeId, TrustBundleSet, TrustDomain,
-    X509Svid,
+    IdentityProvider, IdentityPublisher, IdentitySnapshot, SpiffeId, TrustBundleSet, X509Svid,
 };
 use agentweave_transport::test_util::DevIdentity;
 use agentweave_transport::{
@@ -27,10 +27,8 @@ use serde_json::{Value, json};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::sync::watch;
 
-const POLICY: &str = r#"
-package agentweave.authz
-
-allowed := {
+/// The grants of this file's agents (see `support::grants_policy`).
+const GRANTS: &str = r#"
   ["outbound", "orchestrator", "search",   "search.query"],
   ["inbound",  "orchestrator", "search",   "search.query"],
   ["outbound", "orchestrator", "search",   "search.admin"],
@@ -42,33 +40,7 @@ allowed := {
   ["outbound", "relay",        "search",   "search.query"],
   ["inbound",  "relay",        "search",   "search.query"],
   ["inbound",  "tester",       "search",   "search.query"],
-}
-
-name(id) := n if {
-  parts := split(id, "/")
-  n := parts[4]
-}
-
-default decision := {"allow": false, "reason": "default deny"}
-
-decision := {"allow": true, "reason": "listed"} if {
-  [input.direction, name(input.caller_spiffe_id), name(input.callee_spiffe_id), input.action] in allowed
-}
 "#;
-
-fn id(name: &str) -> SpiffeId {
-    SpiffeId::parse(&format!("spiffe://example.org/agent/{name}")).unwrap()
-}
-
-fn issuer() -> Arc<DevIssuer> {
-    DevIssuer::start(TrustDomain::new("example.org").unwrap(), DevIssuerConfig::default()).unwrap()
-}
-
-fn policy(me: &SpiffeId) -> Arc<dyn PolicyEnforcer> {
-    let config = RegoConfig::new(me.clone())
-        .policy(PolicySource::Inline { name: "test.rego".into(), rego: POLICY.into() });
-    Arc::new(RegoEnforcer::new(config).unwrap())
-}
 
 fn any_port() -> SocketAddr {
     "127.0.0.1:0".parse().unwrap()
@@ -93,7 +65,7 @@ async fn agent(
     let me = id(name);
     let mut builder = SecureAgent::builder(me.clone(), name)
         .identity(DevIdentity::start(issuer, &me).unwrap())
-        .policy(policy(&me))
+        .policy(policy(&me, GRANTS))
         .danger_no_audit()
         .transport_config(transport)
         .operations_listen(any_port());
@@ -479,7 +451,7 @@ async fn readiness_follows_the_identity() {
     let identity = Controlled::new(valid());
     let agent = SecureAgent::builder(me.clone(), "search")
         .identity(identity.clone())
-        .policy(policy(&me))
+        .policy(policy(&me, GRANTS))
         .danger_no_audit()
         .operations_listen(any_port())
         .start()

@@ -69,44 +69,17 @@ pub(crate) fn run(root: &Path, release: bool) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Creates `<root>/.venv-opa` with the OPA bindings if missing; returns its python.
+/// The venv with OPA's own engine (PyPI `opa-golib-python-bindings`); returns its python. The
+/// package declares a newer Python than the machines' 3.11 but runs on it, hence
+/// `--ignore-requires-python`.
 pub(crate) fn ensure_venv(root: &Path) -> anyhow::Result<PathBuf> {
-    let venv = root.join(".venv-opa");
-    let python = venv.join("bin/python");
-    let ready = python.exists()
-        && Command::new(&python)
-            .args(["-c", "import opa_bindings"])
-            .status()
-            .is_ok_and(|s| s.success());
-    if ready {
-        return Ok(python);
-    }
-    if !python.exists() {
-        let status = Command::new("python3")
-            .arg("-m")
-            .arg("venv")
-            .arg(&venv)
-            .status()
-            .context("running python3 -m venv")?;
-        if !status.success() {
-            bail!("python3 -m venv {} failed ({status})", venv.display());
-        }
-    }
-    let status = Command::new(&python)
-        .args([
-            "-m",
-            "pip",
-            "install",
-            "--quiet",
-            "--ignore-requires-python",
-            "opa-golib-python-bindings",
-        ])
-        .status()
-        .context("running pip install opa-golib-python-bindings")?;
-    if !status.success() {
-        bail!("pip install opa-golib-python-bindings failed ({status})");
-    }
-    Ok(python)
+    let venv = crate::venv::ensure(
+        root,
+        ".venv-opa",
+        &["opa-golib-python-bindings==0.4.4"],
+        &["--ignore-requires-python"],
+    )?;
+    Ok(venv.join("bin/python"))
 }
 
 fn run_json(command: &mut Command, what: &str) -> anyhow::Result<serde_json::Value> {

@@ -78,7 +78,7 @@ pub(crate) fn run(root: &Path) -> anyhow::Result<()> {
     let mut findings = Findings::default();
 
     let venv = if venv::python3_available() {
-        Some(venv::ensure(root, VENV, REQUIREMENTS)?)
+        Some(venv::ensure(root, VENV, REQUIREMENTS, &[])?)
     } else {
         println!("SKIP schema validation (Kubernetes and Compose): python3 not found");
         findings.note("schemas not checked: python3 not found".into());

@@ -18,16 +18,22 @@ pub(crate) fn python3_available() -> bool {
 }
 
 /// Creates `<root>/<name>` if missing and installs `requirements` (pip specifiers, pinned with
-/// `==` by the caller) unless the venv was last installed with exactly these; returns the venv's
-/// folder (its programs are under `bin/`).
-pub(crate) fn ensure(root: &Path, name: &str, requirements: &[&str]) -> anyhow::Result<PathBuf> {
+/// `==` by the caller) with extra `pip_options`, unless the venv was last installed with exactly
+/// these; returns the venv's folder (its programs are under `bin/`).
+pub(crate) fn ensure(
+    root: &Path,
+    name: &str,
+    requirements: &[&str],
+    pip_options: &[&str],
+) -> anyhow::Result<PathBuf> {
     if !name.starts_with(".venv") {
         bail!("venv {name:?} must be named .venv* so that git ignores it");
     }
     let venv = root.join(name);
     let python = venv.join("bin/python");
     let stamp = venv.join(STAMP);
-    let wanted = requirements.join("\n") + "\n";
+    let wanted =
+        pip_options.iter().chain(requirements).copied().collect::<Vec<_>>().join("\n") + "\n";
     if python.exists() && std::fs::read_to_string(&stamp).is_ok_and(|s| s == wanted) {
         return Ok(venv);
     }
@@ -46,6 +52,7 @@ pub(crate) fn ensure(root: &Path, name: &str, requirements: &[&str]) -> anyhow::
     println!("==> pip install {} into {}", requirements.join(" "), venv.display());
     let status = Command::new(&python)
         .args(["-m", "pip", "install", "--quiet", "--disable-pip-version-check"])
+        .args(pip_options)
         .args(requirements)
         .status()
         .with_context(|| format!("running pip in {}", venv.display()))?;

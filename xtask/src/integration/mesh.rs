@@ -110,6 +110,11 @@ impl Mesh {
         self.dir.join(format!("policy/{name}.rego"))
     }
 
+    /// The config file of a serving agent (`name`) or of `agentweave call` runs (`cli-<name>`).
+    fn config_file(&self, file: &str) -> PathBuf {
+        self.dir.join(format!("config/{file}.yaml"))
+    }
+
     /// The audit file of a serving agent, or of `agentweave call` runs as `name` (`cli-<name>`).
     pub(crate) fn audit_file(&self, file: &str) -> PathBuf {
         self.dir.join(format!("audit/{file}.jsonl"))
@@ -197,7 +202,7 @@ peers:
             socket = self.socket(name).display(),
             audit = self.audit_file(&file_name).display(),
         );
-        let path = self.dir.join(format!("config/{file_name}.yaml"));
+        let path = self.config_file(&file_name);
         std::fs::write(&path, yaml)?;
         Ok(path)
     }
@@ -243,7 +248,7 @@ peers:
         payload: &serde_json::Value,
         extra: &[&str],
     ) -> anyhow::Result<Outcome> {
-        let config = self.dir.join(format!("config/cli-{caller}.yaml"));
+        let config = self.config_file(&format!("cli-{caller}"));
         let mut command = Command::new(&self.bin);
         command.arg("call").arg("--config").arg(&config).args(extra);
         command.arg(spiffe_id(target)).arg(capability).arg(payload.to_string());
