@@ -4,6 +4,7 @@
 //! identity rules' negative cases.
 
 mod client_support;
+use client_support::requests::{remote_kind, send, state_of, task_of};
 mod common;
 
 use std::sync::Arc;
@@ -14,9 +15,9 @@ use agentweave_a2a::server::A2aServer;
 use agentweave_a2a::types::{
     AgentCard, AgentInterface, CancelTaskRequest, DeleteTaskPushNotificationConfigRequest,
     GetTaskPushNotificationConfigRequest, GetTaskRequest, ListTaskPushNotificationConfigsRequest,
-    ListTasksRequest, Message, Part, SPIFFE_ID_EXTENSION_PARAM, SPIFFE_ID_EXTENSION_URI,
-    SendMessageConfiguration, SendMessageRequest, SendMessageResponse, StreamResponse,
-    SubscribeToTaskRequest, Task, TaskPushNotificationConfig, TaskState,
+    ListTasksRequest, Part, SPIFFE_ID_EXTENSION_PARAM, SPIFFE_ID_EXTENSION_URI,
+    SendMessageConfiguration, SendMessageResponse, StreamResponse, SubscribeToTaskRequest,
+    TaskPushNotificationConfig, TaskState,
 };
 use agentweave_identity::dev::{DevIssuer, DevIssuerConfig};
 use agentweave_identity::{SpiffeId, TrustDomain};
@@ -127,33 +128,8 @@ fn config(binding: Binding) -> ClientConfig {
     ClientConfig { bindings: vec![binding], ..ClientConfig::default() }
 }
 
-fn send(prefix: &str, text: &str) -> SendMessageRequest {
-    let mut message = Message::user(vec![Part::text(text)]);
-    message.message_id = format!("{prefix}-{}", message.message_id);
-    SendMessageRequest { tenant: String::new(), message, configuration: None, metadata: None }
-}
-
-fn task_of(response: SendMessageResponse) -> Task {
-    match response {
-        SendMessageResponse::Task(t) => t,
-        other => panic!("expected a task, got {other:?}"),
-    }
-}
-
 async fn collect(stream: A2aStream) -> Vec<StreamResponse> {
     stream.map(|item| item.unwrap()).collect().await
-}
-
-fn state_of(item: &StreamResponse) -> Option<TaskState> {
-    match item {
-        StreamResponse::Task(t) => Some(t.status.state),
-        StreamResponse::StatusUpdate(e) => Some(e.status.state),
-        _ => None,
-    }
-}
-
-fn remote_kind(e: &ClientError) -> ErrorKind {
-    e.remote().map(|r| r.kind).unwrap_or_else(|| panic!("expected a remote error, got {e:?}"))
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -8,19 +8,19 @@
 //! with `tests/interop.rs`; the server-side packages are added to it on first run.
 
 mod client_support;
+use client_support::requests::{remote_kind, send, state_of, task_of};
 
 use std::process::Stdio;
 use std::sync::Arc;
 use std::time::Duration;
 
 use agentweave_a2a::ErrorKind;
-use agentweave_a2a::client::{A2aClient, Binding, ClientConfig, ClientError};
+use agentweave_a2a::client::{A2aClient, Binding, ClientConfig};
 use agentweave_a2a::types::{
     CancelTaskRequest, DeleteTaskPushNotificationConfigRequest,
     GetTaskPushNotificationConfigRequest, GetTaskRequest, ListTaskPushNotificationConfigsRequest,
-    ListTasksRequest, Message, Part, SendMessageConfiguration, SendMessageRequest,
-    SendMessageResponse, StreamResponse, SubscribeToTaskRequest, Task, TaskPushNotificationConfig,
-    TaskState,
+    ListTasksRequest, Part, SendMessageConfiguration, SendMessageResponse, StreamResponse,
+    SubscribeToTaskRequest, TaskPushNotificationConfig, TaskState,
 };
 use agentweave_identity::TrustDomain;
 use agentweave_transport::{Endpoint, ExpectedPeer, Peer};
@@ -30,31 +30,6 @@ use tokio::io::AsyncBufReadExt as _;
 
 const READY_CHECK: &str = "import importlib.metadata as m, a2a.server.routes, uvicorn, sse_starlette; \
     assert m.version('a2a-sdk') == '1.3.0'";
-
-fn send(prefix: &str, text: &str) -> SendMessageRequest {
-    let mut message = Message::user(vec![Part::text(text)]);
-    message.message_id = format!("{prefix}-{}", message.message_id);
-    SendMessageRequest { tenant: String::new(), message, configuration: None, metadata: None }
-}
-
-fn task_of(response: SendMessageResponse) -> Task {
-    match response {
-        SendMessageResponse::Task(t) => t,
-        other => panic!("expected a task, got {other:?}"),
-    }
-}
-
-fn state_of(item: &StreamResponse) -> Option<TaskState> {
-    match item {
-        StreamResponse::Task(t) => Some(t.status.state),
-        StreamResponse::StatusUpdate(e) => Some(e.status.state),
-        _ => None,
-    }
-}
-
-fn remote_kind(e: &ClientError) -> ErrorKind {
-    e.remote().map(|r| r.kind).unwrap_or_else(|| panic!("expected a remote error, got {e:?}"))
-}
 
 /// Starts the SDK server on a free port and waits for its READY line.
 async fn start_sdk_server(py: &std::path::Path) -> (tokio::process::Child, u16) {

@@ -5,6 +5,8 @@
 //! (which the test runs without TLS); it lives in the tests, never in the library.
 #![allow(dead_code, unreachable_pub)]
 
+pub mod requests;
+
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::{Arc, Mutex};
