@@ -553,6 +553,77 @@ capabilities:
         assert!(stderr.contains(case.stderr), "{}: stderr {stderr}", case.name);
     }
 
+    // `call --stream`: one JSON line per event, then the same exit codes and messages.
+    let streamed = |extra: &[&str], target: &str, capability: &str, payload: &str| {
+        let mut args = vec!["call", "--config", client_cfg, "--stream"];
+        args.extend_from_slice(extra);
+        args.extend_from_slice(&[target, capability, payload]);
+        let (code, stdout, stderr) = run(&args);
+        let events: Vec<Value> = stdout
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}")))
+            .collect();
+        (code, events, stderr)
+    };
+    let kinds = |events: &[Value]| -> Vec<String> {
+        events.iter().map(|e| format!("{} {}", e["event"], e["state"])).collect()
+    };
+    let submitted = r#""task" "TASK_STATE_SUBMITTED""#;
+    let completed = r#""completed" "TASK_STATE_COMPLETED""#;
+    // (name, extra flags, target, capability, payload, exit code, events, stderr)
+    type StreamCase<'a> =
+        (&'a str, &'a [&'a str], &'a str, &'a str, &'a str, i32, &'a [&'a str], &'a str);
+    let stream_cases: [StreamCase<'_>; 6] = [
+        ("echo", &[], &search_id, "search.query", r#"{"q": "s"}"#, 0, &[submitted, completed], ""),
+        (
+            "guarded and verified",
+            &["--verify-attestation"],
+            &search_id,
+            "invoice.pay",
+            good_invoice,
+            0,
+            &[submitted, completed],
+            "\"attestation\":\"verified\"",
+        ),
+        (
+            "guard block",
+            &[],
+            &search_id,
+            "invoice.pay",
+            bad_invoice,
+            1,
+            &[submitted],
+            "refused: spiffe://example.org/agent/search guard blocked the payload (finance.mismatch)",
+        ),
+        ("outbound deny", &[], &search_id, "secret.op", "{}", 1, &[], "denied by policy"),
+        ("inbound deny", &[], &search_id, "search.admin", "{}", 1, &[], "refused the call"),
+        ("unreachable", &[], &down_id, "search.query", "{}", 3, &[], "unreachable"),
+    ];
+    for (name, extra, target, capability, payload, want_code, want_events, want_stderr) in
+        stream_cases
+    {
+        let (code, events, stderr) = streamed(extra, target, capability, payload);
+        assert_eq!(code, want_code, "stream {name}: {events:?} {stderr}");
+        assert_eq!(kinds(&events), want_events, "stream {name}: {stderr}");
+        assert!(stderr.contains(want_stderr), "stream {name}: {stderr}");
+        let task_ids: Vec<&Value> = events.iter().map(|e| &e["task_id"]).collect();
+        assert!(task_ids.windows(2).all(|w| w[0] == w[1]), "stream {name}: one task: {events:?}");
+    }
+    let (_, events, _) = streamed(&[], &search_id, "search.query", r#"{"q": "s"}"#);
+    let last = events.last().unwrap();
+    assert_eq!(
+        last["output"],
+        json!({"capability": "search.query", "caller": client_id, "input": {"q": "s"}})
+    );
+    assert_eq!(last["verdict"], Value::Null);
+    assert_eq!(last["trace_id"].as_str().map(str::len), Some(32), "{last}");
+    let (_, events, _) = streamed(&[], &search_id, "invoice.pay", good_invoice);
+    let verdict = &events.last().unwrap()["verdict"];
+    assert_eq!(
+        (&verdict["status"], &verdict["reason_code"]),
+        (&json!("forwarded"), &json!("finance.verified"))
+    );
+
     // The card the search agent's config would serve names its capabilities and keys.
     let (code, stdout, stderr) = run(&["card", search.to_str().unwrap()]);
     assert_eq!(code, 0, "{stderr}");
@@ -1011,4 +1082,5 @@ fn help_documents_every_command_and_the_exit_codes() {
     let (code, stdout, _) = run(&["call", "--help"]);
     assert_eq!(code, 0);
     assert!(stdout.contains("--verify-attestation") && stdout.contains("Exit codes"), "{stdout}");
+    assert!(stdout.contains("--stream") && stdout.contains("one JSON line per event"), "{stdout}");
 }

@@ -250,7 +250,8 @@ async fn tasks_are_visible_only_to_their_creator() {
 
     let mallory_id = DevIdentity::start(&f.issuer, &id("mallory")).unwrap();
     let mallory = MtlsTransport::new(&*mallory_id, TransportConfig::default()).unwrap();
-    for method in ["GetTask", "CancelTask"] {
+    // SubscribeToTask too, now that agents serve streams: ownership is checked first.
+    for method in ["GetTask", "CancelTask", "SubscribeToTask"] {
         let answer = rpc(&mallory, &peer, method, params.clone()).await;
         assert_eq!(answer["error"]["code"], -32001, "{method}: {answer}");
     }

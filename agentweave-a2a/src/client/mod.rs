@@ -495,70 +495,101 @@ impl A2aClient {
         bytes: &[u8],
         id: u64,
     ) -> Result<Value, ClientError> {
-        let http_status = || ClientError::HttpStatus {
-            status: status.as_u16(),
-            body: error::excerpt(&String::from_utf8_lossy(bytes), 200),
-        };
-        match self.interface.binding {
-            Binding::JsonRpc => match body::parse_json(bytes) {
-                Ok(value) if status.is_success() => envelope(value, id),
-                // Errors such as 413 may carry a JSON-RPC error body.
-                Ok(value) => match envelope(value, id) {
-                    Err(e @ (ClientError::Remote(_) | ClientError::UnknownRemoteError { .. })) => {
-                        Err(e)
-                    }
-                    _ => Err(http_status()),
-                },
-                Err(_) if !status.is_success() => Err(http_status()),
-                Err(e) => Err(e),
-            },
-            Binding::HttpJson if status.is_success() => {
-                if bytes.iter().all(u8::is_ascii_whitespace) {
-                    // DELETE may answer with an empty body.
-                    return Ok(Value::Object(serde_json::Map::new()));
-                }
-                body::parse_json(bytes)
-            }
-            Binding::HttpJson => {
-                let value = body::parse_json(bytes).map_err(|_| http_status())?;
-                Err(remote::from_http_error(status.as_u16(), &value).unwrap_or_else(http_status))
-            }
-        }
+        decode_unary(self.interface.binding, status, bytes, id)
     }
 
     async fn streaming(&self, method: A2aMethod, params: Value) -> Result<A2aStream, ClientError> {
         let (response, id) = self.send(method, params, "text/event-stream").await?;
-        let (parts, body) = response.into_parts();
-        if !(parts.status.is_success() && body::is_event_stream(&parts.headers)) {
-            // Errors (and refusals to stream) come back as plain JSON.
-            let bytes =
-                body::read_limited(&parts.headers, body, self.config.max_response_bytes).await?;
-            self.decode_unary(parts.status, &bytes, id)?;
-            return Err(ClientError::malformed(format!(
-                "{method} was answered without an event stream (Content-Type {:?})",
-                parts.headers.get(header::CONTENT_TYPE)
-            )));
-        }
-        let decode: body::ItemDecoder = match self.interface.binding {
-            Binding::JsonRpc => Box::new(move |data: &str| {
-                let result = envelope(body::parse_json(data.as_bytes())?, id)?;
-                body::from_value(result, "stream item")
-            }),
-            Binding::HttpJson => Box::new(|data: &str| {
-                let value = body::parse_json(data.as_bytes())?;
-                if let Some(e) = remote::from_http_error(200, &value) {
-                    return Err(e);
-                }
-                body::from_value(value, "stream item")
-            }),
-        };
-        Ok(body::event_stream(
-            body,
-            self.config.max_sse_event_bytes,
-            self.config.stream_idle_timeout,
-            decode,
-        ))
+        open_stream(self.interface.binding, &self.config, method, response, id).await
     }
+}
+
+/// Decodes a unary answer of `binding` to the request with JSON-RPC id `id`.
+fn decode_unary(
+    binding: Binding,
+    status: http::StatusCode,
+    bytes: &[u8],
+    id: u64,
+) -> Result<Value, ClientError> {
+    let http_status = || ClientError::HttpStatus {
+        status: status.as_u16(),
+        body: error::excerpt(&String::from_utf8_lossy(bytes), 200),
+    };
+    match binding {
+        Binding::JsonRpc => match body::parse_json(bytes) {
+            Ok(value) if status.is_success() => envelope(value, id),
+            // Errors such as 413 may carry a JSON-RPC error body.
+            Ok(value) => match envelope(value, id) {
+                Err(e @ (ClientError::Remote(_) | ClientError::UnknownRemoteError { .. })) => {
+                    Err(e)
+                }
+                _ => Err(http_status()),
+            },
+            Err(_) if !status.is_success() => Err(http_status()),
+            Err(e) => Err(e),
+        },
+        Binding::HttpJson if status.is_success() => {
+            if bytes.iter().all(u8::is_ascii_whitespace) {
+                // DELETE may answer with an empty body.
+                return Ok(Value::Object(serde_json::Map::new()));
+            }
+            body::parse_json(bytes)
+        }
+        Binding::HttpJson => {
+            let value = body::parse_json(bytes).map_err(|_| http_status())?;
+            Err(remote::from_http_error(status.as_u16(), &value).unwrap_or_else(http_status))
+        }
+    }
+}
+
+/// The answer of `binding` to a streaming request with JSON-RPC id `id`: the live stream, or the
+/// error the agent answered instead of one.
+async fn open_stream(
+    binding: Binding,
+    config: &ClientConfig,
+    method: A2aMethod,
+    response: Response<ResponseBody>,
+    id: u64,
+) -> Result<A2aStream, ClientError> {
+    let (parts, body) = response.into_parts();
+    if !(parts.status.is_success() && body::is_event_stream(&parts.headers)) {
+        // Errors (and refusals to stream) come back as plain JSON.
+        let bytes = body::read_limited(&parts.headers, body, config.max_response_bytes).await?;
+        decode_unary(binding, parts.status, &bytes, id)?;
+        return Err(ClientError::malformed(format!(
+            "{method} was answered without an event stream (Content-Type {:?})",
+            parts.headers.get(header::CONTENT_TYPE)
+        )));
+    }
+    let decode: body::ItemDecoder = match binding {
+        Binding::JsonRpc => Box::new(move |data: &str| {
+            let result = envelope(body::parse_json(data.as_bytes())?, id)?;
+            body::from_value(result, "stream item")
+        }),
+        Binding::HttpJson => Box::new(|data: &str| {
+            let value = body::parse_json(data.as_bytes())?;
+            if let Some(e) = remote::from_http_error(200, &value) {
+                return Err(e);
+            }
+            body::from_value(value, "stream item")
+        }),
+    };
+    Ok(body::event_stream(body, config.max_sse_event_bytes, config.stream_idle_timeout, decode))
+}
+
+/// Reads the answer to a JSON-RPC `SendStreamingMessage` or `SubscribeToTask` whose request the
+/// caller built and sent itself over a [`Transport`] (to add headers of its own, such as a W3C
+/// `traceparent`), with the id `request_id`. The answer is checked exactly as
+/// [`A2aClient::send_streaming_message`] checks it: an error the agent sends instead of a stream
+/// is the `Err` ([`ClientError::Remote`] for A2A errors), and the stream's events are bounded by
+/// `config`'s limits and decoded incrementally.
+pub async fn jsonrpc_stream(
+    method: A2aMethod,
+    response: Response<ResponseBody>,
+    request_id: u64,
+    config: &ClientConfig,
+) -> Result<A2aStream, ClientError> {
+    open_stream(Binding::JsonRpc, config, method, response, request_id).await
 }
 
 #[cfg(test)]

@@ -4,7 +4,7 @@
 
 use agentweave_a2a::ErrorKind;
 use agentweave_a2a::card::AGENT_CARD_PATH;
-use agentweave_a2a::types::{AgentCard, Message, SendMessageResponse, TaskState};
+use agentweave_a2a::types::{AgentCard, Message, SendMessageResponse, TaskState, TaskStatus};
 use agentweave_attest::{Claims, Expected, Verifier, VerifyError, json};
 use agentweave_authz::AuthzContext;
 use agentweave_identity::SpiffeId;
@@ -83,7 +83,7 @@ pub enum AttestationError {
 }
 
 impl SecureAgent {
-    fn peer(&self, target: &SpiffeId) -> Result<Peer, CallError> {
+    pub(super) fn peer(&self, target: &SpiffeId) -> Result<Peer, CallError> {
         let endpoint =
             self.inner.peers.get(target).ok_or_else(|| CallError::UnknownPeer(target.clone()))?;
         Ok(peer_for(target, endpoint, self.inner.danger_any_peer_id))
@@ -134,23 +134,8 @@ impl SecureAgent {
         let peer = self.peer(target)?;
         let trace_id = trace.trace_id.to_string();
         let message = request_message(capability, payload.clone(), &trace_id);
-        let context = AuthzContext::for_method("SendMessage")
-            .with_capability(capability)
-            .with_message_id(&message.message_id)
-            .with_trace_id(&trace_id);
-        let decision = self
-            .inner
-            .enforcer
-            .check_outbound(&self.inner.spiffe_id, target, capability, context)
-            .await;
-        let fault = matches!(decision.source, DecisionSource::Fault);
-        self.inner.metrics.policy(Direction::Outbound, decision.allowed, fault);
-        if !decision.allowed {
-            return Err(CallError::Denied {
-                target: target.clone(),
-                reason: decision.reason.to_string(),
-            });
-        }
+        self.authorize_outbound(target, capability, "SendMessage", &message.message_id, &trace_id)
+            .await?;
         let traceparent = trace.traceparent();
         let exchange = send_message(
             &*self.inner.transport,
@@ -175,6 +160,36 @@ impl SecureAgent {
             }
         };
         outcome(target, capability, payload, trace_id, response)
+    }
+
+    /// Our own outbound policy on `capability` of `target` (audited by the enforcer, counted in
+    /// the policy metrics): a denial is [`CallError::Denied`], and the caller sends nothing.
+    pub(super) async fn authorize_outbound(
+        &self,
+        target: &SpiffeId,
+        capability: &str,
+        a2a_method: &str,
+        message_id: &str,
+        trace_id: &str,
+    ) -> Result<(), CallError> {
+        let context = AuthzContext::for_method(a2a_method)
+            .with_capability(capability)
+            .with_message_id(message_id)
+            .with_trace_id(trace_id);
+        let decision = self
+            .inner
+            .enforcer
+            .check_outbound(&self.inner.spiffe_id, target, capability, context)
+            .await;
+        let fault = matches!(decision.source, DecisionSource::Fault);
+        self.inner.metrics.policy(Direction::Outbound, decision.allowed, fault);
+        if !decision.allowed {
+            return Err(CallError::Denied {
+                target: target.clone(),
+                reason: decision.reason.to_string(),
+            });
+        }
+        Ok(())
     }
 
     /// Fetches `target`'s agent card over mTLS (the handshake must prove `target`) and checks
@@ -285,7 +300,7 @@ pub(crate) fn peer_for(target: &SpiffeId, endpoint: &Endpoint, danger_any_peer_i
     Peer::new(endpoint.clone(), expected)
 }
 
-fn transport_error(target: &SpiffeId, error: TransportError) -> CallError {
+pub(super) fn transport_error(target: &SpiffeId, error: TransportError) -> CallError {
     let target = target.clone();
     match error {
         TransportError::CircuitOpen { retry_after, .. } => {
@@ -326,9 +341,24 @@ fn outcome(
         }
         _ => return Err(protocol("unknown SendMessage response")),
     };
-    let status_message = task.status.message.as_ref();
+    settle(target, capability, payload, trace_id, task.id, task.status)
+}
+
+/// The outcome of a call whose task `task_id` ended in `status` (the answer of `SendMessage`, or
+/// the last event of a stream).
+pub(super) fn settle(
+    target: &SpiffeId,
+    capability: &str,
+    payload: Value,
+    trace_id: String,
+    task_id: String,
+    status: TaskStatus,
+) -> Result<CallOutcome, CallError> {
+    let protocol =
+        |detail: &str| CallError::Protocol { target: target.clone(), detail: detail.into() };
+    let status_message = status.message.as_ref();
     let verdict = verdict_of(status_message);
-    match (task.status.state, verdict) {
+    match (status.state, verdict) {
         (TaskState::Completed, verdict) => {
             let output = status_message
                 .and_then(first_data)
@@ -337,7 +367,7 @@ fn outcome(
             Ok(CallOutcome {
                 target: target.clone(),
                 capability: capability.to_owned(),
-                task_id: task.id,
+                task_id,
                 output,
                 verdict,
                 payload,
@@ -351,7 +381,7 @@ fn outcome(
         }),
         (state, _) => Err(CallError::TaskFailed {
             target: target.clone(),
-            task_id: task.id,
+            task_id,
             state: state.to_string(),
             message: status_message.map(Message::text).unwrap_or_default(),
         }),

@@ -4,6 +4,8 @@ use std::fmt;
 use std::future::Future;
 use std::sync::Arc;
 
+use agentweave_a2a::server::{EventSink, SinkClosed};
+use agentweave_a2a::types::{Artifact, Part, TaskState};
 use agentweave_guard::PayloadType;
 use agentweave_identity::SpiffeId;
 use futures::future::BoxFuture;
@@ -36,6 +38,50 @@ pub struct RequestContext {
     /// the handler continues the trace; wrap work moved to another task in
     /// [`TraceContext::scope`] to keep it there.
     pub trace: TraceContext,
+    /// Where the handler may report progress while it works; a streamed call
+    /// ([`SecureAgent::call_stream`](crate::agent::SecureAgent::call_stream)) sees each report
+    /// as it happens.
+    pub progress: Progress,
+}
+
+/// A handler's channel to report progress before its result: `working` status updates and
+/// artifacts of the request's A2A task. Reports are optional and cost nothing when unused; a
+/// blocking caller sees only the result, a streaming caller sees every report in order. Do not
+/// put secrets in them: the caller sees them.
+#[derive(Clone, Debug)]
+pub struct Progress {
+    sink: Option<EventSink>,
+}
+
+impl Progress {
+    pub(crate) fn new(sink: EventSink) -> Self {
+        Self { sink: Some(sink) }
+    }
+
+    /// A channel that reports nowhere (a handler run outside an agent, in a unit test).
+    pub fn detached() -> Self {
+        Self { sink: None }
+    }
+
+    /// Reports that the handler is working, with `update` (any JSON) as a data part of the
+    /// status message. Fails once the task has ended (canceled, or the agent is stopping).
+    pub async fn working(&self, update: Value) -> Result<(), HandlerError> {
+        let Some(sink) = &self.sink else { return Ok(()) };
+        let message = sink.agent_message(vec![Part::data(update)]);
+        sink.status(TaskState::Working, Some(message)).await.map_err(ended)
+    }
+
+    /// Adds an artifact named `name` holding `data` (any JSON) as one data part. Fails once the
+    /// task has ended.
+    pub async fn artifact(&self, name: &str, data: Value) -> Result<(), HandlerError> {
+        let Some(sink) = &self.sink else { return Ok(()) };
+        let artifact = Artifact::new(vec![Part::data(data)]).with_name(name);
+        sink.artifact(artifact, false, true).await.map_err(ended)
+    }
+}
+
+fn ended(_: SinkClosed) -> HandlerError {
+    HandlerError::new("the task has ended; progress can no longer be reported")
 }
 
 /// A handler's failure, reported to the caller as a failed task with this message. Do not put

@@ -100,7 +100,8 @@ pub(crate) fn agent_card(
         version: info.version.clone(),
         documentation_url: None,
         capabilities: AgentCapabilities {
-            streaming: None,
+            // `SendStreamingMessage` and `SubscribeToTask` run the same pipeline as a send.
+            streaming: Some(true),
             push_notifications: None,
             extensions,
             extended_agent_card: None,

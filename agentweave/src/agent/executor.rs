@@ -11,6 +11,10 @@
 //! | unknown capability, no data part | `REJECTED` | text = the reason |
 //! | handler returned an error | `FAILED` | text = the handler's message |
 //!
+//! A streaming send (`SendStreamingMessage`) runs the same steps; its caller sees the task
+//! (`SUBMITTED`), each [`Progress`] report as a `WORKING` update or an artifact, then the row
+//! above as the final status update.
+//!
 //! A guard refusal is a `REJECTED` task rather than a JSON-RPC error because the A2A executor
 //! hook cannot answer with a protocol error; the verdict (signed when the guard signs it) travels
 //! in the status message, where the caller turns it into `CallError::GuardBlocked`.
@@ -28,7 +32,7 @@ use futures::future::BoxFuture;
 use serde_json::{Map, Value};
 
 use super::audit::{Auditor, FacadeRecord, now_rfc3339};
-use super::capability::{Capability, RequestContext};
+use super::capability::{Capability, Progress, RequestContext};
 use super::guard_stage;
 use super::observe::{RequestState, current_request};
 use super::wire::{CAPABILITY_KEY, VERDICT_KEY, VerdictSummary, first_data, metadata_str};
@@ -202,6 +206,7 @@ impl Run {
             payload,
             trace_id,
             trace: self.trace,
+            progress: Progress::new(sink.clone()),
         };
         let handled = self.trace.scope((capability.handler)(request)).await;
         self.ended(if handled.is_ok() {

@@ -7,6 +7,7 @@ use agentweave_identity::SpiffeId;
 use serde_json::Value;
 
 use super::call::CallOutcome;
+use super::call_stream::CallStream;
 use super::error::CallError;
 use super::secure_agent::{Inner, SecureAgent};
 
@@ -47,5 +48,22 @@ impl AgentHandle {
             });
         };
         SecureAgent::view(inner).call(target, capability, payload).await
+    }
+
+    /// [`SecureAgent::call_stream`] on the agent, with the same outbound policy, transport and
+    /// typed events.
+    pub async fn call_stream(
+        &self,
+        target: &SpiffeId,
+        capability: &str,
+        payload: Value,
+    ) -> Result<CallStream, CallError> {
+        let Some(inner) = self.inner.upgrade() else {
+            return Err(CallError::Local {
+                target: target.clone(),
+                detail: "the calling agent has stopped".into(),
+            });
+        };
+        SecureAgent::view(inner).call_stream(target, capability, payload).await
     }
 }

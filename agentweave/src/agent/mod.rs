@@ -17,6 +17,9 @@
 //!   → result + verdict + attestation in the status message metadata `agentweave/verdict`
 //! caller: typed CallOutcome or CallError; SecureAgent::verify_attestation checks the
 //!   signature with the JWKS the callee publishes in its agent card    card.rs
+//! caller, streamed: SecureAgent::call_stream → the same outbound steps  call_stream.rs
+//!   with SendStreamingMessage → the task's events, then the same outcome (the callee's
+//!   pipeline is the same; a handler's `Progress` reports become working/artifact events)
 //! ```
 //!
 //! Every policy decision is audited by the wrapped enforcer; the facade adds a record for each
@@ -25,6 +28,7 @@
 mod audit;
 mod authorizer;
 mod call;
+mod call_stream;
 mod caller_identity;
 mod capability;
 mod card;
@@ -38,7 +42,8 @@ mod secure_agent;
 mod wire;
 
 pub use call::{AttestationError, CallOutcome};
-pub use capability::{Capability, HandlerError, RequestContext};
+pub use call_stream::{CALL_STREAM_IDLE_TIMEOUT, CallStream, StreamEvent};
+pub use capability::{Capability, HandlerError, Progress, RequestContext};
 pub use card::{ATTESTATION_EXTENSION_URI, attestation_keys};
 pub use error::{AgentError, CallError};
 pub use from_config::POLICY_POLL_INTERVAL;

@@ -60,7 +60,8 @@ enum Command {
     /// Run the agent a config describes until SIGINT/SIGTERM; prints a JSON ready line.
     #[command(after_help = EXIT_CODES_HELP)]
     Serve(serve::Args),
-    /// Call a capability of a peer with the config's identity; prints the result JSON.
+    /// Call a capability of a peer with the config's identity; prints the result JSON (with
+    /// --stream, one JSON line per task event as it arrives).
     #[command(after_help = EXIT_CODES_HELP)]
     Call(call::Args),
     /// Print the agent card a config would serve.

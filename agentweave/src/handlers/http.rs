@@ -209,6 +209,7 @@ mod tests {
             payload: json!({"amount": "12.50"}),
             trace_id: trace.trace_id.to_string(),
             trace,
+            progress: crate::agent::Progress::detached(),
         }
     }
 

@@ -56,9 +56,10 @@ fn run_in(dir: &Path, bin: &Path, python: &Path, opa_server: &Path) -> anyhow::R
         Ok(())
     })?;
     let mut run = Run { mesh, ledger: ledger::Ledger::default(), calls: 0 };
-    let scenarios: [(&str, Scenario); 6] = [
+    let scenarios: [(&str, Scenario); 7] = [
         ("allowed and denied calls, guard block", scenarios::decisions),
         ("a call through two agents", scenarios::forward),
+        ("task streaming", scenarios::streaming),
         ("SVID rotation while calls run", scenarios::rotation),
         ("a peer killed and restarted", scenarios::peer_restart),
         ("a policy file changed on disk", scenarios::policy_reload),

@@ -65,7 +65,20 @@ impl Run {
         capability: &str,
         payload: &Value,
     ) -> anyhow::Result<(Class, Outcome)> {
-        let outcome = self.mesh.call(caller, target, capability, payload, &[])?;
+        self.call_with(caller, target, capability, payload, &[])
+    }
+
+    /// [`Run::call`] with extra `agentweave call` flags (`--stream`, `--verify-attestation`):
+    /// a streamed call implies the same decisions, hence the same records, as a plain one.
+    fn call_with(
+        &mut self,
+        caller: &str,
+        target: &str,
+        capability: &str,
+        payload: &Value,
+        extra: &[&str],
+    ) -> anyhow::Result<(Class, Outcome)> {
+        let outcome = self.mesh.call(caller, target, capability, payload, extra)?;
         let class = classify(&outcome)?;
         self.calls += 1;
         let file = format!("cli-{caller}");
@@ -189,6 +202,97 @@ pub(crate) fn decisions(run: &mut Run) -> anyhow::Result<()> {
         bail!("a correct invoice was not paid:\n{}", paid.describe());
     }
     println!("    guard pass: a correct invoice was paid");
+    Ok(())
+}
+
+/// A streamed call (`agentweave call --stream`, one JSON line per event) as `caller`; returns
+/// its class, the `event state` of each line and the lines.
+fn stream(
+    run: &mut Run,
+    caller: &str,
+    target: &str,
+    capability: &str,
+    payload: &Value,
+    extra: &[&str],
+) -> anyhow::Result<(Class, Vec<String>, Vec<Value>, Outcome)> {
+    let mut flags = vec!["--stream"];
+    flags.extend_from_slice(extra);
+    let (class, outcome) = run.call_with(caller, target, capability, payload, &flags)?;
+    let mut lines = Vec::new();
+    for line in outcome.stdout.lines().filter(|l| !l.trim().is_empty()) {
+        let event: Value = serde_json::from_str(line).with_context(|| {
+            format!("call --stream printed a line that is not JSON: {line}\n{}", outcome.describe())
+        })?;
+        lines.push(event);
+    }
+    let kinds = lines
+        .iter()
+        .map(|e| {
+            format!("{} {}", e["event"].as_str().unwrap_or("?"), e["state"].as_str().unwrap_or("?"))
+        })
+        .collect();
+    Ok((class, kinds, lines, outcome))
+}
+
+/// Task streaming: `agentweave call --stream` gets the task's events in order and ends on its
+/// final state, through the same policy, guard and attestation as a plain call.
+pub(crate) fn streaming(run: &mut Run) -> anyhow::Result<()> {
+    const SUBMITTED: &str = "task TASK_STATE_SUBMITTED";
+    const COMPLETED: &str = "completed TASK_STATE_COMPLETED";
+    let expect = |what: &str,
+                  got: (Class, Vec<String>, Vec<Value>, Outcome),
+                  class: Class,
+                  kinds: &[&str]| {
+        let (got_class, got_kinds, lines, outcome) = got;
+        if got_class != class || got_kinds != kinds {
+            bail!(
+                "{what}: expected {class:?} with events {kinds:?}, got {got_class:?} with {got_kinds:?}\n{}",
+                outcome.describe()
+            );
+        }
+        let tasks: Vec<&Value> = lines.iter().map(|l| &l["task_id"]).collect();
+        if tasks.windows(2).any(|w| w[0] != w[1]) {
+            bail!("{what}: the events are about more than one task: {lines:?}");
+        }
+        Ok((lines, outcome))
+    };
+    let got = stream(run, "orchestrator", "search", "search.query", &json!({"q": "stream"}), &[])?;
+    let (lines, _) =
+        expect("stream orchestrator -> search", got, Class::Ok, &[SUBMITTED, COMPLETED])?;
+    let output = lines.last().map(|l| l["output"].to_string()).unwrap_or_default();
+    if !output.contains(&spiffe_id("orchestrator")) {
+        bail!("the streamed result does not name the orchestrator as the caller: {output}");
+    }
+    println!("    streamed: orchestrator -> search search.query: submitted, completed {output}");
+
+    let got = stream(
+        run,
+        "orchestrator",
+        "payments",
+        "invoice.pay",
+        &invoice(300),
+        &["--verify-attestation"],
+    )?;
+    let (lines, outcome) =
+        expect("stream a correct invoice", got, Class::Ok, &[SUBMITTED, COMPLETED])?;
+    let verdict = lines.last().map(|l| l["verdict"]["reason_code"].clone()).unwrap_or_default();
+    if verdict != "finance.verified" || !outcome.stderr.contains("\"attestation\":\"verified\"") {
+        bail!("the streamed invoice was not verified and attested:\n{}", outcome.describe());
+    }
+    println!("    streamed: a correct invoice was paid; its attestation verified at the end");
+
+    let got = stream(run, "orchestrator", "payments", "invoice.pay", &invoice(350), &[])?;
+    let (_, outcome) = expect("stream a wrong invoice", got, Class::GuardBlocked, &[SUBMITTED])?;
+    if !outcome.stderr.contains("finance.mismatch") {
+        bail!("the streamed guard block does not name finance.mismatch:\n{}", outcome.describe());
+    }
+    println!("    streamed: an invoice that does not add up ended the stream, guard blocked");
+
+    let got = stream(run, "orchestrator", "payments", "invoice.refund", &invoice(300), &[])?;
+    expect("stream an ungranted capability", got, Class::OutboundDenied, &[])?;
+    let got = stream(run, "mallory", "search", "search.query", &json!({"q": "secrets"}), &[])?;
+    expect("stream as mallory", got, Class::RemoteDenied, &[])?;
+    println!("    streamed: denied by our policy (nothing sent) and by search's (no event)");
     Ok(())
 }
 
