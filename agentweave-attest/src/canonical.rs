@@ -46,7 +46,7 @@ impl Canonicalization {
     }
 
     /// The canonical text of `payload`.
-    pub fn canonicalize(self, payload: &Json) -> Result<String, CanonicalError> {
+    pub fn canonicalize(self, payload: &Json<'_>) -> Result<String, CanonicalError> {
         let mut out = String::with_capacity(256);
         self.write(payload, &mut out)?;
         Ok(out)
@@ -57,7 +57,7 @@ impl Canonicalization {
     /// The canonical text is streamed into SHA-256 as it is produced (through a small
     /// stack buffer), never built as a `String`: the hash is the same as hashing
     /// [`Canonicalization::canonicalize`]'s output, without its allocation and copy.
-    pub fn payload_hash(self, payload: &Json) -> Result<String, CanonicalError> {
+    pub fn payload_hash(self, payload: &Json<'_>) -> Result<String, CanonicalError> {
         let mut sink = HashSink::new();
         self.write(payload, &mut sink)?;
         let d = sink.finish();
@@ -70,10 +70,10 @@ impl Canonicalization {
         Ok(out)
     }
 
-    fn write<S: Sink>(self, payload: &Json, out: &mut S) -> Result<(), CanonicalError> {
+    fn write<S: Sink>(self, payload: &Json<'_>, out: &mut S) -> Result<(), CanonicalError> {
         // One scratch vector serves the member sorting of every object in the payload
         // (a stack of sorted member lists), instead of one allocation per object.
-        let mut scratch: Vec<(&str, &Json)> = Vec::new();
+        let mut scratch: Vec<(&str, &Json<'_>)> = Vec::new();
         match self {
             Canonicalization::Jcs => jcs(payload, out, &mut scratch),
             Canonicalization::PythonJson => {
@@ -147,8 +147,8 @@ fn utf16_order(a: &str, b: &str) -> Ordering {
 /// start. Members already in order (common: senders often write sorted keys) skip the
 /// sort; with `bytes_ok` true for every key, byte order is used instead of `order`.
 fn push_sorted<'a>(
-    o: &'a crate::json::Object,
-    scratch: &mut Vec<(&'a str, &'a Json)>,
+    o: &'a crate::json::Object<'a>,
+    scratch: &mut Vec<(&'a str, &'a Json<'a>)>,
     order: fn(&str, &str) -> Ordering,
     bytes_ok: fn(&str) -> bool,
 ) -> usize {
@@ -287,9 +287,9 @@ fn push_plain_decimal<S: Sink>(text: &str, out: &mut S) {
 }
 
 fn jcs<'a, S: Sink>(
-    v: &'a Json,
+    v: &'a Json<'a>,
     out: &mut S,
-    scratch: &mut Vec<(&'a str, &'a Json)>,
+    scratch: &mut Vec<(&'a str, &'a Json<'a>)>,
 ) -> Result<(), CanonicalError> {
     match v {
         Json::Null => out.put("null"),
@@ -371,7 +371,7 @@ fn python_string<S: Sink>(s: &str, out: &mut S) {
     out.put("\"");
 }
 
-fn python<'a, S: Sink>(v: &'a Json, out: &mut S, scratch: &mut Vec<(&'a str, &'a Json)>) {
+fn python<'a, S: Sink>(v: &'a Json<'a>, out: &mut S, scratch: &mut Vec<(&'a str, &'a Json<'a>)>) {
     match v {
         Json::Null => out.put("null"),
         Json::Bool(true) => out.put("true"),
@@ -424,7 +424,7 @@ mod tests {
     use super::*;
     use crate::json::{ParseOptions, parse};
 
-    fn doc(t: &str) -> Json {
+    fn doc(t: &str) -> Json<'_> {
         parse(t, ParseOptions { max_depth: 64, allow_non_finite_tokens: true }).unwrap()
     }
 

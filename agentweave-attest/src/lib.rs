@@ -59,7 +59,7 @@ pub use verify::{Expected, Verifier, VerifierConfig};
 #[derive(Debug, Clone, Copy)]
 pub struct Subject<'a> {
     /// The message payload (hashed into `sub`).
-    pub payload: &'a json::Json,
+    pub payload: &'a json::Json<'a>,
     /// Verdict status (`forwarded`, `blocked`, …).
     pub verdict: &'a str,
     /// Engine that decided.

@@ -39,7 +39,7 @@ pub struct Expected<'a> {
     /// Receiver agent id.
     pub receiver: &'a str,
     /// The payload the attestation must be bound to.
-    pub payload: &'a Json,
+    pub payload: &'a Json<'a>,
     /// Payload type, when the consumer knows it (checked if given).
     pub payload_type: Option<&'a str>,
     /// Session id, when the consumer has one (checked if given).

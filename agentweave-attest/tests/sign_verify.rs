@@ -16,11 +16,11 @@ fn clock(at: &Arc<AtomicU64>) -> Clock {
     Arc::new(move || Some(at.load(Ordering::SeqCst)))
 }
 
-fn payload(t: &str) -> Json {
+fn payload(t: &str) -> Json<'_> {
     parse(t, ParseOptions::default()).unwrap()
 }
 
-fn subject<'a>(p: &'a Json, jti: &'a str) -> Subject<'a> {
+fn subject<'a>(p: &'a Json<'a>, jti: &'a str) -> Subject<'a> {
     Subject {
         payload: p,
         verdict: "forwarded",
@@ -34,7 +34,7 @@ fn subject<'a>(p: &'a Json, jti: &'a str) -> Subject<'a> {
     }
 }
 
-fn expected(p: &Json) -> Expected<'_> {
+fn expected<'a>(p: &'a Json<'a>) -> Expected<'a> {
     Expected {
         sender: "alice",
         receiver: "bob",

@@ -48,7 +48,7 @@ impl GuardEngine for CodeEngine {
         "code_guard"
     }
 
-    fn evaluate(&self, payload: &Object) -> Result<EngineOutcome, EngineError> {
+    fn evaluate(&self, payload: &Object<'_>) -> Result<EngineOutcome, EngineError> {
         let source = match payload.get("code") {
             None => {
                 return Ok(EngineOutcome::new(
@@ -58,7 +58,7 @@ impl GuardEngine for CodeEngine {
                 ));
             }
             Some(Json::Null) => "",
-            Some(Json::String(s)) => s.as_str(),
+            Some(Json::String(s)) => s.as_ref(),
             Some(other) => {
                 return Err(EngineError(format!(
                     "payload.code must be a string, found {}",

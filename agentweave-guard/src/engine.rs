@@ -58,7 +58,7 @@ pub struct EngineError(pub String);
 /// struct NoForbidden;
 /// impl GuardEngine for NoForbidden {
 ///     fn name(&self) -> &'static str { "no_forbidden" }
-///     fn evaluate(&self, payload: &Object) -> Result<EngineOutcome, EngineError> {
+///     fn evaluate(&self, payload: &Object<'_>) -> Result<EngineOutcome, EngineError> {
 ///         Ok(if payload.contains_key("forbidden") {
 ///             EngineOutcome::new(EngineStatus::Failed, "custom.forbidden", Some("forbidden key".into()))
 ///         } else {
@@ -73,5 +73,5 @@ pub trait GuardEngine: Send + Sync {
     /// The name reported as `engine_used` (e.g. `finance_guard`).
     fn name(&self) -> &'static str;
     /// Checks one payload.
-    fn evaluate(&self, payload: &Object) -> Result<EngineOutcome, EngineError>;
+    fn evaluate(&self, payload: &Object<'_>) -> Result<EngineOutcome, EngineError>;
 }

@@ -220,11 +220,65 @@ fn is_non_finite_word(t: &str) -> bool {
         && ["inf", "infinity", "nan", "snan"].iter().any(|w| word.eq_ignore_ascii_case(w))
 }
 
-fn read_number(v: &Json) -> Result<Approx, NumProblem> {
+/// The common spelling of an amount, `[-]digits[.digits]` with at most 18 digits, read
+/// in one pass. Returns `None` for anything else, which then takes the general path.
+///
+/// For these inputs the general path keeps every digit (18 digits are far inside 28) and
+/// uses the fraction length as the scale, so the result is the same value with the same
+/// scale (the exactness checks of [`mul`] and [`add`] depend on the scale).
+fn plain_decimal(t: &str) -> Option<Approx> {
+    let (neg, digits) = match t.strip_prefix('-') {
+        Some(rest) => (true, rest),
+        None => (false, t),
+    };
+    let mut mantissa: u64 = 0;
+    let mut count = 0u32;
+    let mut scale: Option<u32> = None;
+    for b in digits.bytes() {
+        match b {
+            b'0'..=b'9' => {
+                mantissa = mantissa * 10 + u64::from(b - b'0');
+                count += 1;
+                if count > 18 {
+                    return None;
+                }
+                if let Some(s) = scale.as_mut() {
+                    *s += 1;
+                }
+            }
+            b'.' if scale.is_none() => scale = Some(0),
+            _ => return None,
+        }
+    }
+    // At least one digit before a point and after one (the general syntax's `.5` and
+    // `5.` take the general path).
+    let (point, scale) = match scale {
+        Some(s) => (1, s),
+        None => (0, 0),
+    };
+    let int_len = digits.len() - scale as usize - point;
+    if int_len == 0 || (point == 1 && scale == 0) {
+        return None;
+    }
+    if mantissa == 0 {
+        // As the general path: every zero is plain `0` (no sign, scale 0).
+        return Some(Approx { v: Decimal::ZERO, err: Decimal::ZERO });
+    }
+    let mut v = Decimal::try_from_i128_with_scale(i128::from(mantissa), scale).ok()?;
+    if neg {
+        v.set_sign_negative(true);
+    }
+    Some(Approx { v, err: Decimal::ZERO })
+}
+
+fn read_number(v: &Json<'_>) -> Result<Approx, NumProblem> {
     match v {
         Json::Number(n) => match n.kind() {
             NumberKind::NonFinite => Err(NumProblem::NonFinite),
             _ => {
+                if let Some(a) = plain_decimal(n.as_str()) {
+                    return Ok(a);
+                }
                 let d = parse_ascii_decimal(n.as_str()).ok_or(NumProblem::Malformed)?;
                 to_approx(d, n.as_str())
             }
@@ -234,6 +288,9 @@ fn read_number(v: &Json) -> Result<Approx, NumProblem> {
             if !t.is_ascii() {
                 return Err(NumProblem::Malformed);
             }
+            if let Some(a) = plain_decimal(t) {
+                return Ok(a);
+            }
             if is_non_finite_word(t) {
                 return Err(NumProblem::NonFinite);
             }
@@ -241,6 +298,23 @@ fn read_number(v: &Json) -> Result<Approx, NumProblem> {
             to_approx(d, t)
         }
         _ => Err(NumProblem::Malformed),
+    }
+}
+
+/// Records the currency code `v` (as written, trimmed) unless an equal one is known; two
+/// codes are the same currency when they differ only in ASCII case. `Err` if `v` is not
+/// a string (absent and `null` are fine).
+fn note_currency<'a>(currencies: &mut Vec<&'a str>, v: Option<&'a Json<'_>>) -> Result<(), ()> {
+    match v {
+        None | Some(Json::Null) => Ok(()),
+        Some(Json::String(c)) => {
+            let c = c.trim();
+            if !currencies.iter().any(|k| k.eq_ignore_ascii_case(c)) {
+                currencies.push(c);
+            }
+            Ok(())
+        }
+        Some(_) => Err(()),
     }
 }
 
@@ -324,7 +398,7 @@ impl GuardEngine for FinanceEngine {
         "finance_guard"
     }
 
-    fn evaluate(&self, payload: &Object) -> Result<EngineOutcome, EngineError> {
+    fn evaluate(&self, payload: &Object<'_>) -> Result<EngineOutcome, EngineError> {
         let empty = Object::new();
         let data = match payload.get("data") {
             None => &empty,
@@ -333,7 +407,7 @@ impl GuardEngine for FinanceEngine {
                 return unverifiable("finance.data_not_mapping", "payload.data must be an object");
             }
         };
-        let items: &[Json] = match data.get("line_items") {
+        let items: &[Json<'_>] = match data.get("line_items") {
             None => &[],
             Some(Json::Array(a)) => a,
             Some(_) => {
@@ -375,20 +449,8 @@ impl GuardEngine for FinanceEngine {
         let one = Approx { v: Decimal::ONE, err: Decimal::ZERO };
         let mut total = Approx { v: Decimal::ZERO, err: Decimal::ZERO };
         let mut negative = false;
-        let mut currencies: Vec<String> = Vec::new();
-        let mut note_currency = |v: Option<&Json>| -> Result<(), ()> {
-            match v {
-                None | Some(Json::Null) => Ok(()),
-                Some(Json::String(c)) => {
-                    let c = c.trim().to_ascii_uppercase();
-                    if !currencies.contains(&c) {
-                        currencies.push(c);
-                    }
-                    Ok(())
-                }
-                Some(_) => Err(()),
-            }
-        };
+        let mut currencies: Vec<&str> = Vec::new();
+        let mut note_currency = |v| note_currency(&mut currencies, v);
         if note_currency(data.get("currency")).is_err() {
             return unverifiable("finance.currency_invalid", "data.currency must be a string");
         }
@@ -473,7 +535,11 @@ impl GuardEngine for FinanceEngine {
                 "finance.mixed_currency",
                 &format!(
                     "line items mix currencies ({}); totals across currencies are not defined",
-                    currencies.join(", ")
+                    currencies
+                        .iter()
+                        .map(|c| c.to_ascii_uppercase())
+                        .collect::<Vec<_>>()
+                        .join(", ")
                 ),
             );
         }
@@ -503,7 +569,7 @@ impl GuardEngine for FinanceEngine {
                 .with_details(json!({ "computed_total": computed_s })))
         } else {
             let claimed_s = match data.get("claimed_total") {
-                Some(Json::String(s)) => s.clone(),
+                Some(Json::String(s)) => s.to_string(),
                 Some(other) => other.to_string(),
                 None => String::new(),
             };
@@ -618,6 +684,60 @@ mod tests {
         ];
         for (payload, want) in cases {
             assert_eq!(code(payload), *want, "{payload}");
+        }
+    }
+
+    /// The one-pass reader of common amounts gives the general reader's value and scale
+    /// (the scale matters: the exactness checks of `mul` and `add` compare scales), and
+    /// declines everything else.
+    #[test]
+    fn plain_decimal_agrees_with_the_general_reader() {
+        let same = [
+            "0",
+            "-0",
+            "1",
+            "1.25",
+            "-1.25",
+            "0.001",
+            "100.00",
+            "007.50",
+            "123456789012345678",
+            "12345678901234567.8",
+            "0.00000000000000001",
+            "-0.0",
+        ];
+        for t in same {
+            let fast = plain_decimal(t).unwrap_or_else(|| panic!("{t} declined"));
+            let general = to_approx(parse_ascii_decimal(t).unwrap(), t).unwrap();
+            assert_eq!(fast.v, general.v, "{t}");
+            assert_eq!(fast.v.scale(), general.v.scale(), "{t}");
+            assert_eq!(fast.v.is_sign_negative(), general.v.is_sign_negative(), "{t}");
+            assert!(fast.err.is_zero() && general.err.is_zero(), "{t}");
+        }
+        let declined = [
+            "",
+            "-",
+            ".",
+            "5.",
+            ".5",
+            "0.000000000000000001",
+            "1e3",
+            "1E-3",
+            "+1",
+            "1_000",
+            "1234567890123456789",
+            "1.2.3",
+            " 1",
+            "1 ",
+            "--1",
+            "٥",
+            "0x1",
+            "1,5",
+            "Infinity",
+            "NaN",
+        ];
+        for t in declined {
+            assert!(plain_decimal(t).is_none(), "{t}");
         }
     }
 

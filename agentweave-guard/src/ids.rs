@@ -7,6 +7,8 @@
 //! does), whitespace-only ids are refused (the reference turns them into `""`), and the
 //! result is put in Unicode NFC so that canonically equal spellings compare equal.
 
+use std::borrow::Cow;
+
 use unicode_normalization::UnicodeNormalization;
 
 /// Longest accepted id, in code points, measured before stripping (as the reference).
@@ -49,8 +51,9 @@ pub fn is_forbidden_id_char(c: char) -> bool {
         | 0x1D173..=0x1D17A | 0xE0000..=0xE0FFF)
 }
 
-/// Validates and normalises one agent id (see the module documentation).
-pub(crate) fn normalize_id(raw: &str) -> Result<String, IdProblem> {
+/// Validates and normalises one agent id (see the module documentation). An id that is
+/// already normal (the common case: ASCII) is returned as a slice of `raw`.
+pub(crate) fn normalize_id(raw: &str) -> Result<Cow<'_, str>, IdProblem> {
     if raw.is_empty() {
         return Err(IdProblem::Empty);
     }
@@ -67,9 +70,9 @@ pub(crate) fn normalize_id(raw: &str) -> Result<String, IdProblem> {
     }
     // ASCII is already in NFC (and NFKC): skip the normaliser on the common path.
     if stripped.is_ascii() {
-        return Ok(stripped.to_owned());
+        return Ok(Cow::Borrowed(stripped));
     }
-    Ok(stripped.nfc().collect())
+    Ok(Cow::Owned(stripped.nfc().collect()))
 }
 
 /// A key for matching ids in block lists: NFKC, lower case. Block lists match loosely so

@@ -72,7 +72,7 @@ enum Negated {
     Invalid(String),
 }
 
-fn read_negated(v: Option<&Json>) -> Negated {
+fn read_negated(v: Option<&Json<'_>>) -> Negated {
     match v {
         None | Some(Json::Null) => Negated::No,
         Some(Json::Bool(b)) => {
@@ -101,7 +101,7 @@ impl GuardEngine for LogicEngine {
         "logic_guard"
     }
 
-    fn evaluate(&self, payload: &Object) -> Result<EngineOutcome, EngineError> {
+    fn evaluate(&self, payload: &Object<'_>) -> Result<EngineOutcome, EngineError> {
         let entries = match payload.get("assertions") {
             None => &[][..],
             Some(Json::Array(a)) => a.as_slice(),
@@ -190,8 +190,8 @@ mod tests {
     use agentweave_attest::json::{ParseOptions, parse};
 
     fn code(assertions: &str) -> &'static str {
-        let v =
-            parse(&format!(r#"{{"assertions": {assertions}}}"#), ParseOptions::default()).unwrap();
+        let text = format!(r#"{{"assertions": {assertions}}}"#);
+        let v = parse(&text, ParseOptions::default()).unwrap();
         LogicEngine.evaluate(v.as_object().unwrap()).unwrap().reason_code
     }
 

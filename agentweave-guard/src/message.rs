@@ -1,5 +1,7 @@
 //! `AgentMessage` and the strict schema stage.
 
+use std::borrow::Cow;
+
 use agentweave_attest::JsonError;
 use agentweave_attest::json::{Json, Object, ParseOptions, parse, write_compact};
 use time::OffsetDateTime;
@@ -49,26 +51,42 @@ impl PayloadType {
 }
 
 /// A message between agents, after the schema stage (ids validated and normalised).
+///
+/// It borrows from the body it was parsed from (ids and payload text are slices of it
+/// where no escape or normalisation changed them), so the schema stage copies nothing on
+/// the common path; [`AgentMessage::into_owned`] detaches it.
 #[derive(Debug, Clone, PartialEq)]
-pub struct AgentMessage {
+pub struct AgentMessage<'a> {
     /// Sender id (stripped, NFC).
-    pub sender_agent_id: String,
+    pub sender_agent_id: Cow<'a, str>,
     /// Receiver id (stripped, NFC).
-    pub receiver_agent_id: String,
+    pub receiver_agent_id: Cow<'a, str>,
     /// Payload type.
     pub payload_type: PayloadType,
     /// The payload object.
-    pub payload: Json,
+    pub payload: Json<'a>,
     /// The message timestamp, if the sender gave one.
     pub timestamp: Option<OffsetDateTime>,
     /// Free-form metadata (not used by the guard).
-    pub metadata: Option<Json>,
+    pub metadata: Option<Json<'a>>,
 }
 
-impl AgentMessage {
+impl<'a> AgentMessage<'a> {
     /// The payload as an object (the schema guarantees it is one).
-    pub fn payload_object(&self) -> Option<&Object> {
+    pub fn payload_object(&self) -> Option<&Object<'a>> {
         self.payload.as_object()
+    }
+
+    /// The same message, owning all its text (to keep it after the body is gone).
+    pub fn into_owned(self) -> AgentMessage<'static> {
+        AgentMessage {
+            sender_agent_id: Cow::Owned(self.sender_agent_id.into_owned()),
+            receiver_agent_id: Cow::Owned(self.receiver_agent_id.into_owned()),
+            payload_type: self.payload_type,
+            payload: self.payload.into_owned(),
+            timestamp: self.timestamp,
+            metadata: self.metadata.map(Json::into_owned),
+        }
     }
 
     /// The timestamp as RFC 3339 text.
@@ -79,9 +97,9 @@ impl AgentMessage {
     /// The message as JSON with the reference's field names.
     pub fn to_json_string(&self) -> String {
         let mut out = String::from("{\"sender_agent_id\":");
-        write_compact(&Json::String(self.sender_agent_id.clone()), &mut out);
+        write_compact(&Json::String(Cow::Borrowed(&self.sender_agent_id)), &mut out);
         out.push_str(",\"receiver_agent_id\":");
-        write_compact(&Json::String(self.receiver_agent_id.clone()), &mut out);
+        write_compact(&Json::String(Cow::Borrowed(&self.receiver_agent_id)), &mut out);
         out.push_str(",\"payload_type\":\"");
         out.push_str(self.payload_type.as_str());
         out.push_str("\",\"payload\":");
@@ -153,11 +171,13 @@ impl SchemaRejection {
 }
 
 /// Parses and validates a message body.
-pub fn parse_message(
-    body: &[u8],
+///
+/// The message borrows from `body` (see [`AgentMessage`]).
+pub fn parse_message<'a>(
+    body: &'a [u8],
     cfg: &SchemaConfig,
     now: OffsetDateTime,
-) -> Result<AgentMessage, SchemaRejection> {
+) -> Result<AgentMessage<'a>, SchemaRejection> {
     if body.len() > cfg.max_message_bytes {
         return Err(SchemaRejection::new(
             "<root>",
@@ -190,31 +210,36 @@ fn field_name(f: &str) -> &str {
 }
 
 /// Validates an already-parsed message value.
-pub fn validate_message(
-    value: Json,
+pub fn validate_message<'a>(
+    value: Json<'a>,
     cfg: &SchemaConfig,
     now: OffsetDateTime,
-) -> Result<AgentMessage, SchemaRejection> {
+) -> Result<AgentMessage<'a>, SchemaRejection> {
     let Json::Object(mut root) = value else {
         return Err(SchemaRejection::new(
             "<root>",
             format!("message must be a JSON object, found {}", value.type_name()),
         ));
     };
-    let id = |field: &str| -> Result<String, SchemaRejection> {
-        match root.get(field) {
+    let id = |root: &mut Object<'a>, field: &str| -> Result<Cow<'a, str>, SchemaRejection> {
+        match root.remove(field) {
             None => Err(SchemaRejection::new(field, "field required")),
-            Some(Json::String(s)) => {
+            // A borrowed id stays borrowed (normalising an ASCII slice returns a slice of
+            // it); an owned one (it had escapes) is normalised into a new string.
+            Some(Json::String(Cow::Borrowed(s))) => {
                 normalize_id(s).map_err(|p| SchemaRejection::new(field, p.message()))
             }
+            Some(Json::String(Cow::Owned(s))) => normalize_id(&s)
+                .map(|n| Cow::Owned(n.into_owned()))
+                .map_err(|p| SchemaRejection::new(field, p.message())),
             Some(other) => Err(SchemaRejection::new(
                 field,
                 format!("must be a string, found {}", other.type_name()),
             )),
         }
     };
-    let sender = id("sender_agent_id")?;
-    let receiver = id("receiver_agent_id")?;
+    let sender = id(&mut root, "sender_agent_id")?;
+    let receiver = id(&mut root, "receiver_agent_id")?;
     let payload_type = match root.get("payload_type") {
         None => PayloadType::General,
         Some(Json::String(s)) => PayloadType::from_wire(s).ok_or_else(|| {

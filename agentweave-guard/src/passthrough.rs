@@ -13,7 +13,7 @@ impl GuardEngine for PassthroughEngine {
         "passthrough"
     }
 
-    fn evaluate(&self, _payload: &Object) -> Result<EngineOutcome, EngineError> {
+    fn evaluate(&self, _payload: &Object<'_>) -> Result<EngineOutcome, EngineError> {
         Ok(EngineOutcome::new(
             EngineStatus::Unverifiable,
             "passthrough.unverifiable",

@@ -218,7 +218,7 @@ impl Pipeline {
     }
 
     /// Checks an already-validated message.
-    pub fn intercept(&self, message: &AgentMessage) -> Result<VerificationVerdict, GuardError> {
+    pub fn intercept(&self, message: &AgentMessage<'_>) -> Result<VerificationVerdict, GuardError> {
         let trace = self.new_trace_id();
         self.run(message, trace, false)
     }
@@ -270,11 +270,11 @@ impl Pipeline {
 
     fn run(
         &self,
-        msg: &AgentMessage,
+        msg: &AgentMessage<'_>,
         trace: String,
         supplied: bool,
     ) -> Result<VerificationVerdict, GuardError> {
-        let sender = msg.sender_agent_id.as_str();
+        let sender = msg.sender_agent_id.as_ref();
         if let Err(TrustDenial { rule, reason }) =
             self.trust.evaluate(sender, &msg.receiver_agent_id, msg.payload_type)
         {
@@ -320,7 +320,7 @@ impl Pipeline {
 
     fn finish(
         &self,
-        msg: &AgentMessage,
+        msg: &AgentMessage<'_>,
         d: Draft,
         trace: String,
         supplied: bool,

@@ -55,12 +55,12 @@ pub enum ReplayError {
 
 const MAX_LINE_DEPTH: usize = 4096;
 
-fn lenient(text: &str) -> Result<Json, ReplayError> {
+fn lenient(text: &str) -> Result<Json<'_>, ReplayError> {
     parse(text, ParseOptions { max_depth: MAX_LINE_DEPTH, allow_non_finite_tokens: true })
         .map_err(|e| ReplayError::Malformed(e.to_string()))
 }
 
-fn trust_from(cfg: Option<&Json>) -> Result<TrustBoundary, ReplayError> {
+fn trust_from(cfg: Option<&Json<'_>>) -> Result<TrustBoundary, ReplayError> {
     let empty = agentweave_attest::json::Object::new();
     let cfg = match cfg {
         None | Some(Json::Null) => &empty,
@@ -77,7 +77,7 @@ fn trust_from(cfg: Option<&Json>) -> Result<TrustBoundary, ReplayError> {
             n.as_str().parse().map_err(|_| bad("max_requests_per_minute"))?;
     }
     let boundary = TrustBoundary::new(config);
-    let strings = |v: &Json| -> Option<HashSet<String>> {
+    let strings = |v: &Json<'_>| -> Option<HashSet<String>> {
         match v {
             Json::Array(a) => {
                 Some(a.iter().filter_map(|x| x.as_str().map(str::to_owned)).collect())
@@ -135,7 +135,7 @@ fn trust_from(cfg: Option<&Json>) -> Result<TrustBoundary, ReplayError> {
     Ok(boundary)
 }
 
-fn interceptor_from(cfg: Option<&Json>) -> InterceptorConfig {
+fn interceptor_from(cfg: Option<&Json<'_>>) -> InterceptorConfig {
     let mut i = InterceptorConfig::default();
     if let Some(Json::Object(o)) = cfg {
         let flag = |k: &str, d: bool| match o.get(k) {
@@ -208,7 +208,7 @@ pub fn replay_line(
         };
         let result = match outcome {
             Ok(v) => ReplayResult {
-                id: id.clone(),
+                id: id.to_string(),
                 verdict: v.status.as_str().to_owned(),
                 engine: v.engine_used.clone(),
                 reason_code: Some(v.reason_code.clone()),
@@ -218,7 +218,7 @@ pub fn replay_line(
                 error: None,
             },
             Err(e) => ReplayResult {
-                id: id.clone(),
+                id: id.to_string(),
                 verdict: "error".into(),
                 engine: None,
                 reason_code: Some(e.reason_code().to_owned()),

@@ -7,7 +7,7 @@ use agentweave_attest::json::{Json, NumberKind};
 
 /// Parses a message timestamp: an RFC 3339 string, a naive ISO-8601 date-time (taken as
 /// UTC, as the reference does), or Unix seconds as a JSON number.
-pub(crate) fn parse_timestamp(v: &Json) -> Result<OffsetDateTime, String> {
+pub(crate) fn parse_timestamp(v: &Json<'_>) -> Result<OffsetDateTime, String> {
     match v {
         Json::String(s) => {
             let s = s.trim();

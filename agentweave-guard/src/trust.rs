@@ -12,6 +12,7 @@
 //! cannot grow it), idle buckets are evicted, and the number of buckets is capped
 //! (beyond the cap new pairs are refused: fail closed).
 
+use std::borrow::Cow;
 use std::collections::{HashMap, HashSet};
 use std::sync::Mutex;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
@@ -182,7 +183,9 @@ pub enum TrustError {
 }
 
 fn norm(id: &str) -> Result<String, TrustError> {
-    normalize_id(id).map_err(|p| TrustError::InvalidId { id: id.into(), problem: p.message() })
+    normalize_id(id)
+        .map(Cow::into_owned)
+        .map_err(|p| TrustError::InvalidId { id: id.into(), problem: p.message() })
 }
 
 fn wall_now() -> f64 {

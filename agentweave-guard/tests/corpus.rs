@@ -43,7 +43,7 @@ fn attestor(canon: Canonicalization) -> Arc<dyn Attestor> {
     Arc::new(Es256Attestor::new(config, key).unwrap())
 }
 
-fn lenient(t: &str) -> Json {
+fn lenient(t: &str) -> Json<'_> {
     parse(t, ParseOptions { max_depth: 4096, allow_non_finite_tokens: true }).unwrap()
 }
 
@@ -51,9 +51,9 @@ fn member<'a>(members: &'a [(String, &'a str)], key: &str) -> Option<&'a str> {
     members.iter().find(|(k, _)| k == key).map(|(_, v)| *v)
 }
 
-fn text(v: Option<&Json>) -> Option<String> {
+fn text(v: Option<&Json<'_>>) -> Option<String> {
     match v {
-        Some(Json::String(s)) => Some(s.clone()),
+        Some(Json::String(s)) => Some(s.to_string()),
         _ => None,
     }
 }

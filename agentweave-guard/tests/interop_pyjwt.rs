@@ -68,7 +68,7 @@ fn venv(repo: &Path) -> PathBuf {
     py
 }
 
-fn lenient(t: &str) -> Json {
+fn lenient(t: &str) -> Json<'_> {
     parse(t, ParseOptions { max_depth: 4096, allow_non_finite_tokens: true }).unwrap()
 }
 

@@ -6,8 +6,14 @@
 //! integers and the exact text that the Python reference's canonical form depends on. So the
 //! guard and the canonicalizers share this small model: numbers keep their source text,
 //! objects keep member order and never hold a key twice.
+//!
+//! Values borrow from the text they were parsed from (`Json<'a>`): a key, string or number
+//! without escapes is a slice of the source, so reading a message costs no allocation per
+//! string. Only strings with escapes are owned. [`Json::into_owned`] detaches a value from
+//! its source when it must outlive it.
 
 mod parse;
+mod scan;
 pub(crate) mod write;
 
 pub use parse::{ParseOptions, parse, raw_members};
@@ -21,7 +27,7 @@ use std::fmt;
 /// Keeping the text (instead of a float) lets money be read exactly as a decimal and lets
 /// the `python-json` canonicalization reproduce Python's `int`/`float` split.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
-pub struct Number(Box<str>);
+pub struct Number<'a>(Cow<'a, str>);
 
 /// Which of the three number kinds a [`Number`] is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -36,10 +42,15 @@ pub enum NumberKind {
     NonFinite,
 }
 
-impl Number {
+impl<'a> Number<'a> {
     /// Wraps already-validated number text. Only the parser creates numbers.
-    pub(crate) fn from_validated(text: &str) -> Self {
-        Self(text.into())
+    pub(crate) fn from_validated(text: &'a str) -> Self {
+        Self(Cow::Borrowed(text))
+    }
+
+    /// The same number, owning its text.
+    pub fn into_owned(self) -> Number<'static> {
+        Number(Cow::Owned(self.0.into_owned()))
     }
 
     /// The number exactly as it was written.
@@ -70,7 +81,7 @@ impl Number {
     }
 }
 
-impl fmt::Display for Number {
+impl fmt::Display for Number<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.as_str())
     }
@@ -78,12 +89,11 @@ impl fmt::Display for Number {
 
 /// A JSON object: members in source order, each key at most once.
 ///
-/// Keys are `Cow<'static, str>` so that the parser can hand out the protocol's well-known
-/// keys (`amount`, `payload`, …) without one allocation each; any other key is owned.
+/// Keys borrow from the parsed text unless they contained escapes.
 #[derive(Debug, Clone, PartialEq, Default)]
-pub struct Object(Vec<(Cow<'static, str>, Json)>);
+pub struct Object<'a>(Vec<(Cow<'a, str>, Json<'a>)>);
 
-impl Object {
+impl<'a> Object<'a> {
     /// An empty object.
     pub fn new() -> Self {
         Self(Vec::new())
@@ -95,7 +105,7 @@ impl Object {
     }
 
     /// Looks a member up by key (objects in messages are small, so a scan is the fast path).
-    pub fn get(&self, key: &str) -> Option<&Json> {
+    pub fn get(&self, key: &str) -> Option<&Json<'a>> {
         self.0.iter().find(|(k, _)| k.as_ref() == key).map(|(_, v)| v)
     }
 
@@ -106,28 +116,40 @@ impl Object {
 
     /// Adds a member, refusing a key that is already present (the caller decides what a
     /// duplicate means; the parser reports it as an error).
-    pub fn insert_unique(&mut self, key: String, value: Json) -> Result<(), (String, Json)> {
+    pub fn insert_unique(
+        &mut self,
+        key: impl Into<Cow<'a, str>>,
+        value: Json<'a>,
+    ) -> Result<(), (Cow<'a, str>, Json<'a>)> {
+        let key = key.into();
         if self.contains_key(&key) {
             return Err((key, value));
         }
-        self.0.push((Cow::Owned(key), value));
+        self.0.push((key, value));
         Ok(())
     }
 
     /// Appends without a duplicate check (the caller guarantees uniqueness).
-    pub(crate) fn push_unchecked(&mut self, key: Cow<'static, str>, value: Json) {
+    pub(crate) fn push_unchecked(&mut self, key: Cow<'a, str>, value: Json<'a>) {
         self.0.push((key, value));
     }
 
     /// Takes a member out of the object.
-    pub fn remove(&mut self, key: &str) -> Option<Json> {
+    pub fn remove(&mut self, key: &str) -> Option<Json<'a>> {
         let i = self.0.iter().position(|(k, _)| k.as_ref() == key)?;
         Some(self.0.remove(i).1)
     }
 
     /// Members in source order.
-    pub fn iter(&self) -> impl Iterator<Item = (&str, &Json)> {
+    pub fn iter(&self) -> impl Iterator<Item = (&str, &Json<'a>)> {
         self.0.iter().map(|(k, v)| (k.as_ref(), v))
+    }
+
+    /// The same object, owning all its text.
+    pub fn into_owned(self) -> Object<'static> {
+        Object(
+            self.0.into_iter().map(|(k, v)| (Cow::Owned(k.into_owned()), v.into_owned())).collect(),
+        )
     }
 
     /// Number of members.
@@ -141,26 +163,39 @@ impl Object {
     }
 }
 
-/// A parsed JSON value.
+/// A parsed JSON value, borrowing from its source text where it can.
 #[derive(Debug, Clone, PartialEq)]
-pub enum Json {
+pub enum Json<'a> {
     /// `null`
     Null,
     /// `true` / `false`
     Bool(bool),
     /// A number, kept as text.
-    Number(Number),
-    /// A string (always valid Unicode: lone surrogates are refused by the parser).
-    String(String),
+    Number(Number<'a>),
+    /// A string (always valid Unicode: lone surrogates are refused by the parser). A
+    /// slice of the source unless it contained escapes.
+    String(Cow<'a, str>),
     /// An array.
-    Array(Vec<Json>),
+    Array(Vec<Json<'a>>),
     /// An object.
-    Object(Object),
+    Object(Object<'a>),
 }
 
-impl Json {
+impl<'a> Json<'a> {
+    /// The same value, owning all its text (to keep it after the source is gone).
+    pub fn into_owned(self) -> Json<'static> {
+        match self {
+            Json::Null => Json::Null,
+            Json::Bool(b) => Json::Bool(b),
+            Json::Number(n) => Json::Number(n.into_owned()),
+            Json::String(s) => Json::String(Cow::Owned(s.into_owned())),
+            Json::Array(items) => Json::Array(items.into_iter().map(Json::into_owned).collect()),
+            Json::Object(o) => Json::Object(o.into_owned()),
+        }
+    }
+
     /// The object, if this is one.
-    pub fn as_object(&self) -> Option<&Object> {
+    pub fn as_object(&self) -> Option<&Object<'a>> {
         match self {
             Json::Object(o) => Some(o),
             _ => None,
@@ -198,7 +233,7 @@ impl Json {
     }
 }
 
-impl fmt::Display for Json {
+impl fmt::Display for Json<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let mut out = String::new();
         write_compact(self, &mut out);

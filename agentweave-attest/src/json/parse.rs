@@ -3,6 +3,7 @@
 use std::borrow::Cow;
 use std::collections::HashSet;
 
+use super::scan::next_special;
 use super::{Json, Number, Object};
 
 /// Objects up to this many members are checked for duplicate keys by a scan (faster for
@@ -32,7 +33,9 @@ impl Default for ParseOptions {
 
 /// Parses one JSON document. Duplicate keys are always an error: there is no safe
 /// "winner" when two readers may pick different ones.
-pub fn parse(text: &str, options: ParseOptions) -> Result<Json, JsonError> {
+///
+/// The value borrows from `text` (see [`Json`]); escape-free strings are not copied.
+pub fn parse(text: &str, options: ParseOptions) -> Result<Json<'_>, JsonError> {
     let mut p = Parser { s: text.as_bytes(), text, pos: 0, opts: options, top_key: None };
     p.ws();
     let v = p.value(0, true)?;
@@ -61,7 +64,7 @@ pub fn raw_members(text: &str, max_depth: usize) -> Result<Vec<(String, &str)>, 
     }
     loop {
         p.ws();
-        let key = p.string()?;
+        let key = p.string()?.into_owned();
         p.ws();
         p.expect(b':')?;
         p.ws();
@@ -89,38 +92,10 @@ struct Parser<'a> {
     pos: usize,
     opts: ParseOptions,
     /// The top-level member being read, named in duplicate-key errors.
-    top_key: Option<Cow<'static, str>>,
+    top_key: Option<Cow<'a, str>>,
 }
 
-/// Keys of the guard protocol and its engines, shared instead of allocated when a
-/// document uses them (most keys of a real message are among these).
-fn well_known_key(k: &str) -> Option<&'static str> {
-    Some(match k {
-        "sender_agent_id" => "sender_agent_id",
-        "receiver_agent_id" => "receiver_agent_id",
-        "payload_type" => "payload_type",
-        "payload" => "payload",
-        "timestamp" => "timestamp",
-        "metadata" => "metadata",
-        "data" => "data",
-        "claimed_total" => "claimed_total",
-        "currency" => "currency",
-        "line_items" => "line_items",
-        "amount" => "amount",
-        "quantity" => "quantity",
-        "description" => "description",
-        "tax" => "tax",
-        "shipping" => "shipping",
-        "discount" => "discount",
-        "assertions" => "assertions",
-        "claim" => "claim",
-        "negated" => "negated",
-        "code" => "code",
-        _ => return None,
-    })
-}
-
-impl Parser<'_> {
+impl<'a> Parser<'a> {
     fn syntax(&self, what: &str) -> JsonError {
         JsonError::Syntax { offset: self.pos, message: what.to_owned() }
     }
@@ -158,16 +133,17 @@ impl Parser<'_> {
 
     /// Reads one value of any nesting with an explicit stack (no recursion), so that
     /// depth is bounded only by `max_depth`, never by the thread's stack size.
-    fn value(&mut self, base_depth: usize, check_dups: bool) -> Result<Json, JsonError> {
-        enum Frame {
-            Arr(Vec<Json>),
+    fn value(&mut self, base_depth: usize, check_dups: bool) -> Result<Json<'a>, JsonError> {
+        enum Frame<'a> {
+            Arr(Vec<Json<'a>>),
             /// The object so far, the pending key, and (for large objects) a key index so
             /// duplicate detection stays O(1) per member instead of a scan.
             /// (The index is boxed to keep frames small: they are moved on every push/pop.)
             #[expect(clippy::box_collection, reason = "a thin pointer keeps the frame small")]
-            Obj(Object, Cow<'static, str>, Option<Box<HashSet<Cow<'static, str>>>>),
+            Obj(Object<'a>, Cow<'a, str>, Option<Box<HashSet<Cow<'a, str>>>>),
         }
-        let mut stack: Vec<Frame> = Vec::new();
+        // Room for the nesting of a typical message, so the stack is allocated once.
+        let mut stack: Vec<Frame<'a>> = Vec::with_capacity(8);
         loop {
             self.ws();
             let depth = base_depth + stack.len();
@@ -218,7 +194,7 @@ impl Parser<'_> {
                         let duplicate = match index {
                             Some(idx) => !idx.insert(k.clone()),
                             None if obj.len() >= SCAN_LIMIT => {
-                                let mut idx: HashSet<Cow<'static, str>> =
+                                let mut idx: HashSet<Cow<'a, str>> =
                                     obj.iter().map(|(k, _)| Cow::Owned(k.to_owned())).collect();
                                 let dup = !idx.insert(k.clone());
                                 *index = Some(Box::new(idx));
@@ -262,12 +238,9 @@ impl Parser<'_> {
         }
     }
 
-    fn key(&mut self) -> Result<Cow<'static, str>, JsonError> {
+    fn key(&mut self) -> Result<Cow<'a, str>, JsonError> {
         self.ws();
-        let k = self.string_with(|t| match well_known_key(t) {
-            Some(k) => Cow::Borrowed(k),
-            None => Cow::Owned(t.to_owned()),
-        })?;
+        let k = self.string()?;
         self.ws();
         self.expect(b':')?;
         Ok(k)
@@ -279,7 +252,7 @@ impl Parser<'_> {
         self.value(depth, false).map(|_| ())
     }
 
-    fn scalar(&mut self) -> Result<Json, JsonError> {
+    fn scalar(&mut self) -> Result<Json<'a>, JsonError> {
         match self.peek() {
             Some(b'"') => Ok(Json::String(self.string()?)),
             Some(b't') => self.literal("true", Json::Bool(true)),
@@ -293,7 +266,7 @@ impl Parser<'_> {
         }
     }
 
-    fn literal(&mut self, word: &str, v: Json) -> Result<Json, JsonError> {
+    fn literal(&mut self, word: &str, v: Json<'a>) -> Result<Json<'a>, JsonError> {
         if self.s.get(self.pos..self.pos + word.len()) == Some(word.as_bytes()) {
             self.pos += word.len();
             Ok(v)
@@ -302,7 +275,7 @@ impl Parser<'_> {
         }
     }
 
-    fn non_finite(&mut self) -> Result<Json, JsonError> {
+    fn non_finite(&mut self) -> Result<Json<'a>, JsonError> {
         for word in ["NaN", "Infinity", "-Infinity"] {
             if self.s.get(self.pos..self.pos + word.len()) == Some(word.as_bytes()) {
                 if !self.opts.allow_non_finite_tokens {
@@ -323,7 +296,7 @@ impl Parser<'_> {
         self.pos - start
     }
 
-    fn number(&mut self) -> Result<Json, JsonError> {
+    fn number(&mut self) -> Result<Json<'a>, JsonError> {
         let start = self.pos;
         self.eat(b'-');
         match self.peek() {
@@ -366,48 +339,30 @@ impl Parser<'_> {
         Ok(v)
     }
 
-    fn string(&mut self) -> Result<String, JsonError> {
-        self.string_with(str::to_owned)
-    }
-
-    /// Reads a string; `plain` turns an escape-free string (the fast path, a slice of the
-    /// source) into the result without an intermediate copy.
-    fn string_with<T: From<String>>(
-        &mut self,
-        plain: impl FnOnce(&str) -> T,
-    ) -> Result<T, JsonError> {
+    /// Reads a string: an escape-free string (the common case) is a slice of the source;
+    /// only one with escapes is decoded into an owned copy.
+    fn string(&mut self) -> Result<Cow<'a, str>, JsonError> {
         self.expect(b'"')?;
-        // Fast path: no escapes, so the string is one exact-size copy of the source.
+        // Fast path: no escapes, so the string is the source text itself.
         let start = self.pos;
-        let mut end = start;
-        while let Some(&b) = self.s.get(end) {
-            if b == b'"' || b == b'\\' || b < 0x20 {
-                break;
-            }
-            end += 1;
-        }
+        let end = next_special(self.s, start);
         if self.s.get(end) == Some(&b'"') {
             let text = self.text.get(start..end).ok_or_else(|| self.syntax("bad string"))?;
             self.pos = end + 1;
-            return Ok(plain(text));
+            return Ok(Cow::Borrowed(text));
         }
         let mut out = String::new();
         loop {
             // Copy the longest run of plain characters in one go (the common case).
             let run_start = self.pos;
-            while let Some(b) = self.peek() {
-                if b == b'"' || b == b'\\' || b < 0x20 {
-                    break;
-                }
-                self.pos += 1;
-            }
+            self.pos = next_special(self.s, run_start);
             let run =
                 self.text.get(run_start..self.pos).ok_or_else(|| self.syntax("bad string"))?;
             out.push_str(run);
             match self.peek() {
                 Some(b'"') => {
                     self.pos += 1;
-                    return Ok(T::from(out));
+                    return Ok(Cow::Owned(out));
                 }
                 Some(b'\\') => {
                     self.pos += 1;
@@ -458,7 +413,7 @@ mod tests {
     use super::*;
     use crate::json::NumberKind;
 
-    fn p(t: &str) -> Result<Json, JsonError> {
+    fn p(t: &str) -> Result<Json<'_>, JsonError> {
         parse(t, ParseOptions::default())
     }
 

@@ -1,6 +1,7 @@
 //! Compact JSON output (no spaces), escaping only what JSON requires.
 
 use super::Json;
+use super::scan::next_special;
 
 /// Where serialised JSON text goes: a `String`, or (for hashing) straight into a digest
 /// without building the text first.
@@ -16,11 +17,11 @@ impl Sink for String {
 }
 
 /// Appends the compact JSON text of `v` to `out`.
-pub fn write_compact(v: &Json, out: &mut String) {
+pub fn write_compact(v: &Json<'_>, out: &mut String) {
     write_value(v, out);
 }
 
-fn write_value<S: Sink>(v: &Json, out: &mut S) {
+fn write_value<S: Sink>(v: &Json<'_>, out: &mut S) {
     match v {
         Json::Null => out.put("null"),
         Json::Bool(true) => out.put("true"),
@@ -59,8 +60,13 @@ const HEX: &[u8; 16] = b"0123456789abcdef";
 /// (This is also exactly what `serde_json` writes, which the claims encoder relies on.)
 pub(crate) fn write_string<S: Sink>(s: &str, out: &mut S) {
     out.put("\"");
+    let bytes = s.as_bytes();
     let mut run_start = 0;
-    for (i, b) in s.bytes().enumerate() {
+    loop {
+        // Everything up to the next byte that needs an escape is copied as it is.
+        let i = next_special(bytes, run_start);
+        out.put(s.get(run_start..i).unwrap_or(""));
+        let Some(&b) = bytes.get(i) else { break };
         let esc = match b {
             b'"' => "\\\"",
             b'\\' => "\\\\",
@@ -69,10 +75,8 @@ pub(crate) fn write_string<S: Sink>(s: &str, out: &mut S) {
             b'\n' => "\\n",
             0x0c => "\\f",
             b'\r' => "\\r",
-            0..=0x1f => "",
-            _ => continue,
+            _ => "",
         };
-        out.put(s.get(run_start..i).unwrap_or(""));
         if esc.is_empty() {
             let hi = HEX.get(usize::from(b >> 4)).copied().unwrap_or(b'0');
             let lo = HEX.get(usize::from(b & 0xf)).copied().unwrap_or(b'0');
@@ -83,6 +87,5 @@ pub(crate) fn write_string<S: Sink>(s: &str, out: &mut S) {
         }
         run_start = i + 1;
     }
-    out.put(s.get(run_start..).unwrap_or(""));
     out.put("\"");
 }
