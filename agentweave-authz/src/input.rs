@@ -207,44 +207,55 @@ impl PolicyInput {
     }
 
     /// The input as a regorus value, built directly (no JSON text round trip on the hot path).
+    ///
+    /// The field names and direction strings are this thread's shared values ([`RegoKeys`]):
+    /// cloning them is a reference count increment where `Value::from(&str)` allocates, and a
+    /// decision builds nine keys. Only the caller's own strings (IDs, action, context) are
+    /// allocated per call.
     pub(crate) fn to_rego_value(&self) -> regorus::Value {
         use regorus::Value;
-        let mut context = Value::new_object();
-        if let Ok(object) = context.as_object_mut() {
-            let named = [
-                ("a2a_method", &self.context.a2a_method),
-                ("capability", &self.context.capability),
-                ("task_id", &self.context.task_id),
-                ("message_id", &self.context.message_id),
-            ];
-            for (key, value) in named {
-                if let Some(value) = value {
-                    object.insert(Value::from(key), Value::from(value.as_str()));
+        REGO_KEYS.with(|keys| {
+            let mut context = Value::new_object();
+            if let Ok(object) = context.as_object_mut() {
+                let named = [
+                    (&keys.a2a_method, &self.context.a2a_method),
+                    (&keys.capability, &self.context.capability),
+                    (&keys.task_id, &self.context.task_id),
+                    (&keys.message_id, &self.context.message_id),
+                ];
+                for (key, value) in named {
+                    if let Some(value) = value {
+                        object.insert(key.clone(), Value::from(value.as_str()));
+                    }
+                }
+                for (key, value) in &self.context.extra {
+                    let key = Value::from(key.as_str());
+                    if object.get(&key).is_none() {
+                        object.insert(key, Value::from(value.as_str()));
+                    }
                 }
             }
-            for (key, value) in &self.context.extra {
-                let key = Value::from(key.as_str());
-                if object.get(&key).is_none() {
-                    object.insert(key, Value::from(value.as_str()));
+            let direction = match self.direction {
+                Direction::Inbound => &keys.inbound,
+                Direction::Outbound => &keys.outbound,
+            };
+            let mut input = Value::new_object();
+            if let Ok(object) = input.as_object_mut() {
+                let fields = [
+                    (&keys.direction, direction.clone()),
+                    (&keys.caller_spiffe_id, Value::from(self.caller.as_str())),
+                    (&keys.callee_spiffe_id, Value::from(self.callee.as_str())),
+                    (&keys.caller_trust_domain, Value::from(self.caller.trust_domain_name())),
+                    (&keys.callee_trust_domain, Value::from(self.callee.trust_domain_name())),
+                    (&keys.action, Value::from(self.action.as_str())),
+                    (&keys.context, context),
+                ];
+                for (key, value) in fields {
+                    object.insert(key.clone(), value);
                 }
             }
-        }
-        let mut input = Value::new_object();
-        if let Ok(object) = input.as_object_mut() {
-            let fields = [
-                ("direction", Value::from(self.direction.as_str())),
-                ("caller_spiffe_id", Value::from(self.caller.as_str())),
-                ("callee_spiffe_id", Value::from(self.callee.as_str())),
-                ("caller_trust_domain", Value::from(self.caller.trust_domain_name())),
-                ("callee_trust_domain", Value::from(self.callee.trust_domain_name())),
-                ("action", Value::from(self.action.as_str())),
-                ("context", context),
-            ];
-            for (key, value) in fields {
-                object.insert(Value::from(key), value);
-            }
-        }
-        input
+            input
+        })
     }
 
     /// Drops the trace ID (what the cache stores: it is no part of the key).
@@ -288,6 +299,45 @@ impl Serialize for PolicyInput {
         map.serialize_entry("context", &self.context)?;
         map.end()
     }
+}
+
+/// The constant strings of a policy input as regorus values, made once per thread (a thread's
+/// own copies: clones from several threads never contend on one reference count).
+struct RegoKeys {
+    direction: regorus::Value,
+    caller_spiffe_id: regorus::Value,
+    callee_spiffe_id: regorus::Value,
+    caller_trust_domain: regorus::Value,
+    callee_trust_domain: regorus::Value,
+    action: regorus::Value,
+    context: regorus::Value,
+    a2a_method: regorus::Value,
+    capability: regorus::Value,
+    task_id: regorus::Value,
+    message_id: regorus::Value,
+    inbound: regorus::Value,
+    outbound: regorus::Value,
+}
+
+thread_local! {
+    static REGO_KEYS: RegoKeys = {
+        use regorus::Value;
+        RegoKeys {
+            direction: Value::from("direction"),
+            caller_spiffe_id: Value::from("caller_spiffe_id"),
+            callee_spiffe_id: Value::from("callee_spiffe_id"),
+            caller_trust_domain: Value::from("caller_trust_domain"),
+            callee_trust_domain: Value::from("callee_trust_domain"),
+            action: Value::from("action"),
+            context: Value::from("context"),
+            a2a_method: Value::from("a2a_method"),
+            capability: Value::from("capability"),
+            task_id: Value::from("task_id"),
+            message_id: Value::from("message_id"),
+            inbound: Value::from(Direction::Inbound.as_str()),
+            outbound: Value::from(Direction::Outbound.as_str()),
+        }
+    };
 }
 
 #[cfg(test)]

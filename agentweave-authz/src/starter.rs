@@ -7,7 +7,7 @@
 //!
 //! | module | grants |
 //! | --- | --- |
-//! | [`CORE`] | nothing: default deny, structural denials (direction, action) |
+//! | [`CORE`] | nothing: default deny, structural denials (direction, action, trust domains; checked in one `structural_ok` body first, the fast path) |
 //! | [`ORCHESTRATION`] | orchestrators may call any agent of their own trust domain; workers may send `worker_actions` back |
 //! | [`ROLE_MATRIX`] | roles by `/agent/<name>`, actions by role, optional callee restriction, same trust domain only |
 //! | [`FEDERATION`] | per-partner-trust-domain inbound and outbound actions, optional partner agent list |

@@ -11,6 +11,8 @@ mod backend;
 #[cfg(test)]
 mod backend_tests;
 mod policy_set;
+#[cfg(test)]
+mod starter_equivalence_tests;
 mod watch;
 
 use std::cell::RefCell;

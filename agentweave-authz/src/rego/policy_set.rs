@@ -24,7 +24,9 @@ pub enum PolicySource {
     /// One `.rego` file.
     File(PathBuf),
     /// Every `*.rego` file under a folder, recursively, in path order; `*_test.rego` files are
-    /// skipped (they hold OPA unit tests, not policy).
+    /// skipped (they hold OPA unit tests, not policy), and so is every entry whose name starts
+    /// with `.` (a Kubernetes ConfigMap mount's `..data` and `..<timestamp>` would otherwise load
+    /// each module twice).
     Dir(PathBuf),
     /// A module held in memory (for example one of the [`crate::starter`] modules).
     Inline {
@@ -42,7 +44,8 @@ pub enum PolicySource {
 pub enum DataSource {
     /// One JSON file.
     File(PathBuf),
-    /// Every `*.json` file under a folder, recursively, in path order.
+    /// Every `*.json` file under a folder, recursively, in path order, skipping entries whose
+    /// name starts with `.` (as [`PolicySource::Dir`]).
     Dir(PathBuf),
     /// A document held in memory.
     Inline {
@@ -129,6 +132,13 @@ fn read_named(path: &Path) -> Result<(String, String), AuthzError> {
     Ok((path.display().to_string(), text))
 }
 
+/// Every file with `extension` under `dir`, recursively, sorted by path.
+///
+/// Entries whose name starts with `.` are skipped, files and folders alike. Why: a Kubernetes
+/// ConfigMap volume holds each key twice, as `<key>` (a symlink through `..data`) and inside a
+/// hidden `..<timestamp>` folder that `..data` points to; descending into those would load every
+/// module twice (and two definitions of one rule). Editors' and tools' hidden files (`.#x.rego`
+/// locks, `.git`) are not policy either.
 fn list_files(dir: &Path, extension: &str) -> Result<Vec<PathBuf>, AuthzError> {
     let mut found = Vec::new();
     let mut pending = vec![dir.to_owned()];
@@ -137,6 +147,9 @@ fn list_files(dir: &Path, extension: &str) -> Result<Vec<PathBuf>, AuthzError> {
             .map_err(|source| AuthzError::Io { path: current.clone(), source })?;
         for entry in entries {
             let entry = entry.map_err(|source| AuthzError::Io { path: current.clone(), source })?;
+            if entry.file_name().as_encoded_bytes().starts_with(b".") {
+                continue;
+            }
             let path = entry.path();
             let kind = entry
                 .file_type()
