@@ -58,16 +58,22 @@ impl Canonicalization {
     /// stack buffer), never built as a `String`: the hash is the same as hashing
     /// [`Canonicalization::canonicalize`]'s output, without its allocation and copy.
     pub fn payload_hash(self, payload: &Json<'_>) -> Result<String, CanonicalError> {
+        Ok(self.payload_hash_text(payload)?.as_str().to_owned())
+    }
+
+    /// [`Canonicalization::payload_hash`] on the stack (the signer writes it straight
+    /// into the claims, so it needs no `String` of its own).
+    pub(crate) fn payload_hash_text(self, payload: &Json<'_>) -> Result<HashText, CanonicalError> {
         let mut sink = HashSink::new();
         self.write(payload, &mut sink)?;
         let d = sink.finish();
-        let mut out = String::with_capacity(7 + 64);
-        out.push_str("sha256:");
-        for b in d.as_ref() {
-            out.push(char::from(hex_digit(b >> 4)));
-            out.push(char::from(hex_digit(b & 0xf)));
+        let mut text = HashText([0; HASH_TEXT_LEN]);
+        let (prefix, hex) = text.0.split_at_mut(7);
+        prefix.copy_from_slice(b"sha256:");
+        for (pair, b) in hex.chunks_exact_mut(2).zip(d.as_ref()) {
+            pair.copy_from_slice(&[hex_digit(b >> 4), hex_digit(b & 0xf)]);
         }
-        Ok(out)
+        Ok(text)
     }
 
     fn write<S: Sink>(self, payload: &Json<'_>, out: &mut S) -> Result<(), CanonicalError> {
@@ -81,6 +87,19 @@ impl Canonicalization {
                 Ok(())
             }
         }
+    }
+}
+
+/// Length of `sha256:` and 64 hex digits.
+const HASH_TEXT_LEN: usize = 7 + 64;
+
+/// The `sub` claim text, `sha256:<64 lowercase hex digits>`, in a stack array.
+pub(crate) struct HashText([u8; HASH_TEXT_LEN]);
+
+impl HashText {
+    /// The text (always ASCII: a fixed prefix and hex digits).
+    pub(crate) fn as_str(&self) -> &str {
+        std::str::from_utf8(&self.0).unwrap_or("sha256:")
     }
 }
 
@@ -113,6 +132,24 @@ impl HashSink {
 }
 
 impl Sink for HashSink {
+    fn put_quoted(&mut self, s: &str) {
+        let n = s.len() + 2;
+        if let Some(dst) = self.buf.get_mut(self.len..self.len + n)
+            && let Some((open, rest)) = dst.split_first_mut()
+            && let Some((close, body)) = rest.split_last_mut()
+        {
+            *open = b'"';
+            body.copy_from_slice(s.as_bytes());
+            *close = b'"';
+            self.len += n;
+            return;
+        }
+        // Not enough room left in the buffer: the general path flushes as needed.
+        self.put("\"");
+        self.put(s);
+        self.put("\"");
+    }
+
     fn put(&mut self, s: &str) {
         let bytes = s.as_bytes();
         if self.len + bytes.len() > self.buf.len() {
@@ -135,7 +172,19 @@ impl Sink for HashSink {
 /// characters from U+E000 up and supplementary ones, whose UTF-8 lead bytes are 0xEE and
 /// above. A key without such a byte (every character below U+E000) sorts by bytes.
 fn bytes_sort_as_utf16(k: &str) -> bool {
-    k.bytes().all(|c| c < 0xEE)
+    // `is_ascii` tests a word at a time: the common case costs almost nothing.
+    k.is_ascii() || k.bytes().all(|c| c < 0xEE)
+}
+
+/// Byte order of two keys (what `str::cmp` computes), written out so that it inlines
+/// into the sort: object keys are short and usually differ in their first bytes, where
+/// a call to `memcmp` per comparison costs more than the comparison.
+fn byte_order(a: &str, b: &str) -> Ordering {
+    let (a, b) = (a.as_bytes(), b.as_bytes());
+    match a.iter().zip(b).find(|(x, y)| x != y) {
+        Some((x, y)) => x.cmp(y),
+        None => a.len().cmp(&b.len()),
+    }
 }
 
 /// RFC 8785 key order: by UTF-16 code units.
@@ -155,12 +204,21 @@ fn push_sorted<'a>(
     let start = scratch.len();
     scratch.extend(o.iter());
     if let Some(members) = scratch.get_mut(start..) {
-        let order = if members.iter().all(|m| bytes_ok(m.0)) { str::cmp } else { order };
-        if !members.is_sorted_by(|a, b| order(a.0, b.0) == Ordering::Less) {
-            members.sort_unstable_by(|a, b| order(a.0, b.0));
+        if members.iter().all(|m| bytes_ok(m.0)) {
+            sort_members(members, byte_order);
+        } else {
+            sort_members(members, order);
         }
     }
     start
+}
+
+/// Sorts members by key with `order` unless they already are (generic so that the
+/// common byte order inlines into the sort).
+fn sort_members(members: &mut [(&str, &Json<'_>)], order: impl Fn(&str, &str) -> Ordering) {
+    if !members.is_sorted_by(|a, b| order(a.0, b.0) == Ordering::Less) {
+        members.sort_unstable_by(|a, b| order(a.0, b.0));
+    }
 }
 
 /// Shortest round-trip decimal digits of a finite, non-zero `x` and the position of the
@@ -242,7 +300,7 @@ fn plain_decimal_jcs(text: &str) -> Option<()> {
     if t.bytes().any(|b| !(b.is_ascii_digit() || b == b'.')) {
         return None;
     }
-    let (int, frac) = t.split_once('.').unwrap_or((t, ""));
+    let (int, frac) = split_point(t);
     let int = int.trim_start_matches('0');
     let frac = frac.trim_end_matches('0');
     let sig: usize = if int.is_empty() {
@@ -263,13 +321,32 @@ fn plain_decimal_jcs(text: &str) -> Option<()> {
     (sig <= 15).then_some(())
 }
 
+/// Splits number text at its decimal point (a byte search: cheaper than a `char`
+/// pattern for these short ASCII texts).
+fn split_point(t: &str) -> (&str, &str) {
+    match t.bytes().position(|b| b == b'.') {
+        Some(i) => (t.get(..i).unwrap_or(t), t.get(i + 1..).unwrap_or("")),
+        None => (t, ""),
+    }
+}
+
+/// Whether `text` (a validated JSON number) is a non-negative integer of at most 15
+/// digits without a leading zero (counts, quantities): such text is its own ECMAScript
+/// form, so it is written as it is, without the scans of [`plain_decimal_jcs`].
+fn is_own_jcs_integer(text: &str) -> bool {
+    let b = text.as_bytes();
+    b.len() <= 15
+        && b.first().is_some_and(|&c| c != b'0' || b.len() == 1)
+        && b.iter().all(u8::is_ascii_digit)
+}
+
 /// Writes a number accepted by [`plain_decimal_jcs`] in ECMAScript form.
 fn push_plain_decimal<S: Sink>(text: &str, out: &mut S) {
     let (neg, t) = match text.strip_prefix('-') {
         Some(rest) => (true, rest),
         None => (false, text),
     };
-    let (int, frac) = t.split_once('.').unwrap_or((t, ""));
+    let (int, frac) = split_point(t);
     let int = int.trim_start_matches('0');
     let frac = frac.trim_end_matches('0');
     if int.is_empty() && frac.is_empty() {
@@ -299,6 +376,11 @@ fn jcs<'a, S: Sink>(
         Json::Number(n) => {
             if n.kind() == NumberKind::NonFinite {
                 return Err(CanonicalError::NonFiniteNumber(n.as_str().to_owned()));
+            }
+            let t = n.as_str();
+            if is_own_jcs_integer(t) {
+                out.put(t);
+                return Ok(());
             }
             match plain_decimal_jcs(n.as_str()) {
                 Some(()) => push_plain_decimal(n.as_str(), out),
@@ -401,7 +483,7 @@ fn python<'a, S: Sink>(v: &'a Json<'a>, out: &mut S, scratch: &mut Vec<(&'a str,
         }
         Json::Object(o) => {
             // Python compares str by code point, which is UTF-8 byte order.
-            let start = push_sorted(o, scratch, str::cmp, |_| true);
+            let start = push_sorted(o, scratch, byte_order, |_| true);
             let end = scratch.len();
             out.put("{");
             for i in start..end {
@@ -524,6 +606,22 @@ mod tests {
             if let Some(fast) = fast {
                 assert_eq!(fast, slow, "{t}");
             }
+            if is_own_jcs_integer(t) {
+                assert_eq!(t, slow, "{t}");
+            }
+        }
+        for (t, own) in [
+            ("0", true),
+            ("7", true),
+            ("123456789012345", true),
+            ("1234567890123456", false),
+            ("-1", false),
+            ("-0", false),
+            ("000", false),
+            ("10.0", false),
+            ("1e5", false),
+        ] {
+            assert_eq!(is_own_jcs_integer(t), own, "{t}");
         }
         assert!(plain_decimal_jcs("0.0000001").is_none());
         assert!(plain_decimal_jcs("1234567890123456").is_none());
@@ -538,6 +636,7 @@ mod tests {
         ];
         for a in keys {
             for b in keys {
+                assert_eq!(byte_order(a, b), a.cmp(b), "{a:?} {b:?}");
                 if bytes_sort_as_utf16(a) && bytes_sort_as_utf16(b) {
                     assert_eq!(a.cmp(b), utf16_order(a, b), "{a:?} {b:?}");
                 }
@@ -552,9 +651,13 @@ mod tests {
     #[test]
     fn streamed_hash_equals_hash_of_text() {
         let long = "x".repeat(1500);
+        // Strings of every length around the 512-byte buffer, so quoted strings land on,
+        // just before and just past its end.
+        let sizes: Vec<String> = (0..560).map(|n| format!(r#""{}""#, "y".repeat(n))).collect();
         let texts = [
             r#"{"b": [1, 2.50, {"z": null, "a": true}], "a": "é😀\u007f\t"}"#.to_owned(),
             format!(r#"{{"k": "{long}", "j": ["{long}", 1e400]}}"#),
+            format!("[{}]", sizes.join(",")),
         ];
         for t in &texts {
             let v = doc(t);

@@ -116,6 +116,14 @@ pub trait Attestor: Send + Sync {
     /// Signs one verdict. A fault is an `Err`: callers must fail closed, never return an
     /// unsigned verdict in place of a signed one.
     fn attest(&self, subject: &Subject<'_>) -> Result<Attestation, AttestError>;
+    /// Signs one verdict and returns only the compact JWS (what a verdict carries).
+    ///
+    /// The default takes [`Attestation::token`] from [`Attestor::attest`]; an
+    /// implementation may override it to skip building the other fields, which costs
+    /// allocations on every signed verdict.
+    fn attest_token(&self, subject: &Subject<'_>) -> Result<String, AttestError> {
+        self.attest(subject).map(|a| a.token)
+    }
     /// Public keys that verify this attestor's tokens (current and not yet retired).
     fn jwks(&self) -> Jwks;
     /// The `iss` claim this attestor writes.

@@ -1,12 +1,13 @@
 //! [`Es256Attestor`]: the ring-backed [`Attestor`].
 
+use std::cell::Cell;
 use std::sync::{Arc, RwLock};
 
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use ring::rand::SystemRandom;
 
-use crate::canonical::Canonicalization;
+use crate::canonical::{Canonicalization, HashText};
 use crate::claims::{ClaimValues, ClaimsWriter, Header, TOKEN_TYPE};
 use crate::clock::{Clock, system_clock};
 use crate::error::AttestError;
@@ -129,16 +130,50 @@ impl Es256Attestor {
     }
 }
 
-impl Attestor for Es256Attestor {
-    fn attest(&self, s: &Subject<'_>) -> Result<Attestation, AttestError> {
-        let sub = self.config.canonicalization.payload_hash(s.payload)?;
+/// Largest claims buffer kept between signatures; a bigger one (long ids) is released so
+/// one odd message does not pin its memory in every thread.
+const SCRATCH_KEEP: usize = 16 * 1024;
+
+thread_local! {
+    /// Per-thread buffer for the claims JSON of one token: the text is base64-encoded
+    /// into the token right away, so one buffer per thread serves every signature
+    /// instead of one allocation per signature.
+    static CLAIMS_SCRATCH: Cell<String> = const { Cell::new(String::new()) };
+}
+
+/// Takes the thread's claims buffer (empty), or a new one if it is in use or gone (the
+/// thread is shutting down).
+fn take_scratch() -> String {
+    let mut buf = CLAIMS_SCRATCH.try_with(Cell::take).unwrap_or_default();
+    buf.clear();
+    buf
+}
+
+/// Gives the buffer back for the next signature on this thread.
+fn return_scratch(buf: String) {
+    if buf.capacity() <= SCRATCH_KEEP {
+        // Fails only while the thread shuts down; the buffer is then simply dropped.
+        let _ = CLAIMS_SCRATCH.try_with(|c| c.set(buf));
+    }
+}
+
+/// A signed token and the values bound into it.
+struct Signed {
+    token: String,
+    sub: HashText,
+    iat: u64,
+    exp: u64,
+}
+
+impl Es256Attestor {
+    fn sign(&self, s: &Subject<'_>, active: &ActiveKey) -> Result<Signed, AttestError> {
+        let sub = self.config.canonicalization.payload_hash_text(s.payload)?;
         let iat = (self.clock)().ok_or(AttestError::Clock)?;
         let exp = iat.saturating_add(self.config.validity_secs);
-        let active = self.active.read().map_err(|_| AttestError::Signing)?.clone();
-        let mut json = String::with_capacity(512);
+        let mut json = take_scratch();
         self.claims.write(
             &ClaimValues {
-                sub: &sub,
+                sub: sub.as_str(),
                 iat,
                 exp,
                 jti: s.trace_id,
@@ -158,6 +193,7 @@ impl Attestor for Es256Attestor {
         token.push_str(&active.header_b64);
         token.push('.');
         URL_SAFE_NO_PAD.encode_string(json.as_bytes(), &mut token);
+        return_scratch(json);
         let sig = active
             .key
             .pair()
@@ -165,7 +201,28 @@ impl Attestor for Es256Attestor {
             .map_err(|_| AttestError::Signing)?;
         token.push('.');
         URL_SAFE_NO_PAD.encode_string(sig.as_ref(), &mut token);
-        Ok(Attestation { token, payload_hash: sub, kid: active.key.kid().to_owned(), iat, exp })
+        Ok(Signed { token, sub, iat, exp })
+    }
+}
+
+impl Attestor for Es256Attestor {
+    fn attest(&self, s: &Subject<'_>) -> Result<Attestation, AttestError> {
+        let active = self.active.read().map_err(|_| AttestError::Signing)?;
+        let Signed { token, sub, iat, exp } = self.sign(s, &active)?;
+        Ok(Attestation {
+            token,
+            payload_hash: sub.as_str().to_owned(),
+            kid: active.key.kid().to_owned(),
+            iat,
+            exp,
+        })
+    }
+
+    fn attest_token(&self, s: &Subject<'_>) -> Result<String, AttestError> {
+        // The read guard is held while signing (instead of cloning the `Arc`): a
+        // rotation waits for the signatures in flight, which take microseconds.
+        let active = self.active.read().map_err(|_| AttestError::Signing)?;
+        self.sign(s, &active).map(|signed| signed.token)
     }
 
     fn jwks(&self) -> Jwks {

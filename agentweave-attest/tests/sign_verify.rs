@@ -83,6 +83,27 @@ fn token_shape_matches_the_reference() {
     assert_eq!(claims["sub"], a.payload_hash);
 }
 
+/// The token-only signing path (what the guard uses) makes the same kind of token as
+/// `attest`: it verifies, binds the same payload hash, and is refused when replayed.
+#[test]
+fn attest_token_matches_attest() {
+    for canon in [Canonicalization::Jcs, Canonicalization::PythonJson] {
+        let r = rig(canon);
+        let p = payload(r#"{"b": "é\n", "a": [1, 2.5, {"z": null, "y": true}]}"#);
+        let full = r.attestor.attest(&subject(&p, "a2a_full")).unwrap();
+        let token = r.attestor.attest_token(&subject(&p, "a2a_short")).unwrap();
+        let claims = |t: &str| -> serde_json::Value {
+            let part = t.split('.').nth(1).unwrap();
+            serde_json::from_slice(&URL_SAFE_NO_PAD.decode(part).unwrap()).unwrap()
+        };
+        assert_eq!(claims(&token)["sub"], full.payload_hash);
+        assert_eq!(claims(&token)["jti"], "a2a_short");
+        r.verifier.verify(&token, &expected(&p)).unwrap();
+        assert!(matches!(r.verifier.verify(&token, &expected(&p)), Err(VerifyError::Replay(_))));
+        r.verifier.verify(&full.token, &expected(&p)).unwrap();
+    }
+}
+
 #[test]
 fn verifies_then_refuses_replay() {
     for canon in [Canonicalization::Jcs, Canonicalization::PythonJson] {

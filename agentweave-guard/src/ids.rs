@@ -57,6 +57,22 @@ pub(crate) fn normalize_id(raw: &str) -> Result<Cow<'_, str>, IdProblem> {
     if raw.is_empty() {
         return Err(IdProblem::Empty);
     }
+    // ASCII (the common case) in one pass over the bytes: one byte per character, and
+    // the only forbidden ASCII characters are C0 controls and DEL.
+    if raw.is_ascii() {
+        if raw.len() > MAX_ID_CHARS {
+            return Err(IdProblem::TooLong(raw.len()));
+        }
+        if let Some(&b) = raw.as_bytes().iter().find(|&&b| b < 0x20 || b == 0x7F) {
+            return Err(IdProblem::Forbidden(char::from(b)));
+        }
+        // ASCII is already in NFC (and NFKC): no normaliser.
+        let stripped = raw.trim();
+        if stripped.is_empty() {
+            return Err(IdProblem::Blank);
+        }
+        return Ok(Cow::Borrowed(stripped));
+    }
     let n = raw.chars().count();
     if n > MAX_ID_CHARS {
         return Err(IdProblem::TooLong(n));
@@ -68,7 +84,7 @@ pub(crate) fn normalize_id(raw: &str) -> Result<Cow<'_, str>, IdProblem> {
     if stripped.is_empty() {
         return Err(IdProblem::Blank);
     }
-    // ASCII is already in NFC (and NFKC): skip the normaliser on the common path.
+    // Stripping may have left only ASCII, which is already in NFC.
     if stripped.is_ascii() {
         return Ok(Cow::Borrowed(stripped));
     }
@@ -91,8 +107,12 @@ mod tests {
 
     #[test]
     fn id_rules() {
-        let ok: &[(&str, &str)] =
-            &[("agent", "agent"), ("  agent\u{a0}", "agent"), ("cafe\u{301}", "caf\u{e9}")];
+        let ok: &[(&str, &str)] = &[
+            ("agent", "agent"),
+            ("  agent  ", "agent"),
+            ("  agent\u{a0}", "agent"),
+            ("cafe\u{301}", "caf\u{e9}"),
+        ];
         for (raw, want) in ok {
             assert_eq!(normalize_id(raw).as_deref(), Ok(*want), "{raw:?}");
         }
@@ -111,6 +131,10 @@ mod tests {
         }
         let long = format!("{}  ", "b".repeat(255));
         assert_eq!(normalize_id(&long), Err(IdProblem::TooLong(257)));
+        let longest = "b".repeat(MAX_ID_CHARS);
+        assert_eq!(normalize_id(&longest).as_deref(), Ok(longest.as_str()));
+        let long_wide = "é".repeat(MAX_ID_CHARS + 1);
+        assert_eq!(normalize_id(&long_wide), Err(IdProblem::TooLong(MAX_ID_CHARS + 1)));
     }
 
     #[test]

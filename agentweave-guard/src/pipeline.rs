@@ -190,15 +190,15 @@ impl Pipeline {
         let n = self.trace_counter.fetch_add(1, Ordering::Relaxed);
         // Same text as `format!("a2a_{:016x}{n:016x}")`, without the formatting machinery
         // (this runs once per message).
-        let mut id = String::with_capacity(4 + 32);
-        id.push_str("a2a_");
-        for word in [self.trace_prefix, n] {
-            for shift in (0..16).rev() {
-                let nibble = ((word >> (shift * 4)) & 0xf) as u32;
-                id.push(char::from_digit(nibble, 16).unwrap_or('0'));
-            }
+        const HEX: &[u8; 16] = b"0123456789abcdef";
+        let mut id = *b"a2a_00000000000000000000000000000000";
+        let digits = u128::from(self.trace_prefix) << 64 | u128::from(n);
+        for (i, slot) in id.iter_mut().skip(4).enumerate() {
+            // The masked nibble is below 16, so the cast and the index are in range.
+            let nibble = ((digits >> (124 - 4 * i)) & 0xf) as usize;
+            *slot = HEX.get(nibble).copied().unwrap_or(b'0');
         }
-        id
+        id.iter().copied().map(char::from).collect()
     }
 
     /// Checks a message body (JSON bytes, as received over HTTP).
@@ -220,7 +220,7 @@ impl Pipeline {
     /// Checks an already-validated message.
     pub fn intercept(&self, message: &AgentMessage<'_>) -> Result<VerificationVerdict, GuardError> {
         let trace = self.new_trace_id();
-        self.run(message, trace, false)
+        self.run(message, trace, false, OffsetDateTime::now_utc())
     }
 
     fn run_json(
@@ -229,9 +229,12 @@ impl Pipeline {
         trace: String,
         supplied: bool,
     ) -> Result<VerificationVerdict, GuardError> {
-        match parse_message(body, &self.config.schema, OffsetDateTime::now_utc()) {
-            Ok(msg) => self.run(&msg, trace, supplied),
-            Err(rejection) => Ok(rejected(rejection, trace)),
+        // One clock reading serves the freshness check and the verdict's time (they
+        // are microseconds apart).
+        let now = OffsetDateTime::now_utc();
+        match parse_message(body, &self.config.schema, now) {
+            Ok(msg) => self.run(&msg, trace, supplied, now),
+            Err(rejection) => Ok(rejected(rejection, trace, now)),
         }
     }
 
@@ -273,6 +276,7 @@ impl Pipeline {
         msg: &AgentMessage<'_>,
         trace: String,
         supplied: bool,
+        now: OffsetDateTime,
     ) -> Result<VerificationVerdict, GuardError> {
         let sender = msg.sender_agent_id.as_ref();
         if let Err(TrustDenial { rule, reason }) =
@@ -292,7 +296,7 @@ impl Pipeline {
                 details: None,
                 reason_code: rule.reason_code(),
             };
-            return self.finish(msg, draft, trace, supplied, sign);
+            return self.finish(msg, draft, trace, supplied, sign, now);
         }
         let engine = self.engine_for(msg.payload_type);
         let empty = agentweave_attest::json::Object::new();
@@ -315,7 +319,7 @@ impl Pipeline {
             }
         };
         let sign = draft.status != VerdictStatus::Unverifiable;
-        self.finish(msg, draft, trace, supplied, sign)
+        self.finish(msg, draft, trace, supplied, sign, now)
     }
 
     fn finish(
@@ -325,8 +329,8 @@ impl Pipeline {
         trace: String,
         supplied: bool,
         sign: bool,
+        now: OffsetDateTime,
     ) -> Result<VerificationVerdict, GuardError> {
-        let now = OffsetDateTime::now_utc();
         let jwt = if sign {
             if supplied {
                 let secs = u64::try_from(now.unix_timestamp()).unwrap_or(0);
@@ -344,7 +348,7 @@ impl Pipeline {
                     })?;
             }
             let ts = msg.timestamp_rfc3339();
-            let a = self.attestor.attest(&Subject {
+            let token = self.attestor.attest_token(&Subject {
                 payload: &msg.payload,
                 verdict: d.status.as_str(),
                 engine: d.engine,
@@ -355,7 +359,7 @@ impl Pipeline {
                 session_id: None,
                 trace_id: &trace,
             })?;
-            Some(a.token)
+            Some(token)
         } else {
             None
         };
@@ -380,14 +384,14 @@ struct Draft {
     reason_code: &'static str,
 }
 
-fn rejected(r: SchemaRejection, trace: String) -> VerificationVerdict {
+fn rejected(r: SchemaRejection, trace: String, now: OffsetDateTime) -> VerificationVerdict {
     VerificationVerdict {
         status: VerdictStatus::Rejected,
         reason: Some(format!("{}: {}", r.field, r.message)),
         audit_trace_id: trace,
         attestation_jwt: None,
         engine_used: None,
-        verified_at: format_rfc3339(OffsetDateTime::now_utc()),
+        verified_at: format_rfc3339(now),
         details: None,
         reason_code: r.reason_code(),
     }

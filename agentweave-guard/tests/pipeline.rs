@@ -240,3 +240,20 @@ fn verdict_json_keeps_reference_field_names() {
     assert_eq!(j["status"], "unverifiable");
     assert!(j["audit_trace_id"].as_str().unwrap().starts_with("a2a_"));
 }
+
+/// Trace ids are `a2a_`, a per-pipeline 64-bit prefix and a counter, each as 16
+/// lowercase hex digits.
+#[test]
+fn trace_ids_are_prefix_and_counter_in_hex() {
+    let p = pipeline();
+    let (a, b) = (p.new_trace_id(), p.new_trace_id());
+    for id in [&a, &b] {
+        assert_eq!(id.len(), 36, "{id}");
+        assert!(id.starts_with("a2a_"), "{id}");
+        assert!(id[4..].bytes().all(|c| c.is_ascii_digit() || (b'a'..=b'f').contains(&c)), "{id}");
+    }
+    assert_eq!(a[4..20], b[4..20]);
+    let counter = |id: &str| u64::from_str_radix(&id[20..], 16).unwrap();
+    assert_eq!(counter(&b), counter(&a) + 1);
+    assert_eq!(format!("a2a_{}{:016x}", &a[4..20], counter(&a)), a);
+}

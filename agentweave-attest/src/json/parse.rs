@@ -11,6 +11,11 @@ use super::{Json, Number, Object};
 const SCAN_LIMIT: usize = 16;
 use crate::error::JsonError;
 
+/// A reader fault, boxed: the error is large and rare, and keeping it behind a pointer
+/// keeps every internal `Result` as small as the value it carries (values are moved on
+/// every step of the reader).
+type Fault = Box<JsonError>;
+
 /// Limits and tolerances of the reader.
 #[derive(Debug, Clone, Copy)]
 pub struct ParseOptions {
@@ -38,10 +43,10 @@ impl Default for ParseOptions {
 pub fn parse(text: &str, options: ParseOptions) -> Result<Json<'_>, JsonError> {
     let mut p = Parser { s: text.as_bytes(), text, pos: 0, opts: options, top_key: None };
     p.ws();
-    let v = p.value(0, true)?;
+    let v = p.value(0, true).map_err(|e| *e)?;
     p.ws();
     if p.pos != p.s.len() {
-        return Err(p.syntax("trailing characters after the JSON value"));
+        return Err(*p.syntax("trailing characters after the JSON value"));
     }
     Ok(v)
 }
@@ -53,6 +58,10 @@ pub fn parse(text: &str, options: ParseOptions) -> Result<Json<'_>, JsonError> {
 /// Values are checked for syntax (with non-finite tokens and duplicate keys tolerated) but
 /// not converted.
 pub fn raw_members(text: &str, max_depth: usize) -> Result<Vec<(String, &str)>, JsonError> {
+    scan_members(text, max_depth).map_err(|e| *e)
+}
+
+fn scan_members(text: &str, max_depth: usize) -> Result<Vec<(String, &str)>, Fault> {
     let opts = ParseOptions { max_depth, allow_non_finite_tokens: true };
     let mut p = Parser { s: text.as_bytes(), text, pos: 0, opts, top_key: None };
     p.ws();
@@ -96,8 +105,9 @@ struct Parser<'a> {
 }
 
 impl<'a> Parser<'a> {
-    fn syntax(&self, what: &str) -> JsonError {
-        JsonError::Syntax { offset: self.pos, message: what.to_owned() }
+    #[cold]
+    fn syntax(&self, what: &str) -> Fault {
+        Box::new(JsonError::Syntax { offset: self.pos, message: what.to_owned() })
     }
 
     fn peek(&self) -> Option<u8> {
@@ -113,8 +123,15 @@ impl<'a> Parser<'a> {
         }
     }
 
-    fn expect(&mut self, b: u8) -> Result<(), JsonError> {
-        if self.eat(b) { Ok(()) } else { Err(self.syntax(&format!("expected '{}'", b as char))) }
+    #[inline(always)]
+    fn expect(&mut self, b: u8) -> Result<(), Fault> {
+        if self.eat(b) { Ok(()) } else { Err(self.expected(b)) }
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn expected(&self, b: u8) -> Fault {
+        self.syntax(&format!("expected '{}'", b as char))
     }
 
     fn ws(&mut self) {
@@ -124,26 +141,35 @@ impl<'a> Parser<'a> {
     }
 
     /// Checks that opening one more container at `depth` stays within the limit.
-    fn enter(&self, depth: usize) -> Result<(), JsonError> {
+    fn enter(&self, depth: usize) -> Result<(), Fault> {
         if depth + 1 > self.opts.max_depth {
-            return Err(JsonError::TooDeep { max_depth: self.opts.max_depth });
+            return Err(Box::new(JsonError::TooDeep { max_depth: self.opts.max_depth }));
         }
         Ok(())
     }
 
     /// Reads one value of any nesting with an explicit stack (no recursion), so that
     /// depth is bounded only by `max_depth`, never by the thread's stack size.
-    fn value(&mut self, base_depth: usize, check_dups: bool) -> Result<Json<'a>, JsonError> {
+    ///
+    /// Children of the open containers wait on two shared stacks (`items` for arrays,
+    /// `members` for objects) and move into a vector of exactly their number when their
+    /// container closes: one allocation per non-empty container, no regrowth, and small
+    /// frames (an index, not a partly built vector, is what the frame stack moves).
+    fn value(&mut self, base_depth: usize, check_dups: bool) -> Result<Json<'a>, Fault> {
         enum Frame<'a> {
-            Arr(Vec<Json<'a>>),
-            /// The object so far, the pending key, and (for large objects) a key index so
+            /// An array whose items so far are `items[start..]`.
+            Arr(usize),
+            /// An object whose members so far are `members[start..]`; the last one holds
+            /// the pending key (and a placeholder value). Large objects get a key index so
             /// duplicate detection stays O(1) per member instead of a scan.
-            /// (The index is boxed to keep frames small: they are moved on every push/pop.)
             #[expect(clippy::box_collection, reason = "a thin pointer keeps the frame small")]
-            Obj(Object<'a>, Cow<'a, str>, Option<Box<HashSet<Cow<'a, str>>>>),
+            Obj(usize, Option<Box<HashSet<Cow<'a, str>>>>),
         }
-        // Room for the nesting of a typical message, so the stack is allocated once.
+        // Room for the nesting and the open children of a typical message, so each
+        // stack is allocated once.
         let mut stack: Vec<Frame<'a>> = Vec::with_capacity(8);
+        let mut items: Vec<Json<'a>> = Vec::new();
+        let mut members: Vec<(Cow<'a, str>, Json<'a>)> = Vec::with_capacity(16);
         loop {
             self.ws();
             let depth = base_depth + stack.len();
@@ -159,7 +185,8 @@ impl<'a> Parser<'a> {
                         if depth == 0 {
                             self.top_key = Some(key.clone());
                         }
-                        stack.push(Frame::Obj(Object::with_capacity(4), key, None));
+                        stack.push(Frame::Obj(members.len(), None));
+                        members.push((key, Json::Null));
                         continue;
                     }
                 }
@@ -170,7 +197,10 @@ impl<'a> Parser<'a> {
                     if self.eat(b']') {
                         Json::Array(Vec::new())
                     } else {
-                        stack.push(Frame::Arr(Vec::with_capacity(4)));
+                        if items.capacity() == 0 {
+                            items.reserve(16);
+                        }
+                        stack.push(Frame::Arr(items.len()));
                         continue;
                     }
                 }
@@ -182,63 +212,69 @@ impl<'a> Parser<'a> {
                 let Some(frame) = stack.last_mut() else { return Ok(v) };
                 self.ws();
                 match frame {
-                    Frame::Arr(items) => {
+                    Frame::Arr(start) => {
+                        let start = *start;
                         items.push(v);
                         if self.eat(b',') {
                             break;
                         }
                         self.expect(b']')?;
+                        v = Json::Array(items.drain(start..).collect());
                     }
-                    Frame::Obj(obj, key, index) => {
-                        let k = std::mem::take(key);
+                    Frame::Obj(start, index) => {
+                        let start = *start;
+                        let Some(((key, slot), earlier)) =
+                            members.get_mut(start..).and_then(|m| m.split_last_mut())
+                        else {
+                            return Err(self.syntax("internal parser state"));
+                        };
                         let duplicate = match index {
-                            Some(idx) => !idx.insert(k.clone()),
-                            None if obj.len() >= SCAN_LIMIT => {
+                            Some(idx) => !idx.insert(key.clone()),
+                            None if earlier.len() >= SCAN_LIMIT => {
                                 let mut idx: HashSet<Cow<'a, str>> =
-                                    obj.iter().map(|(k, _)| Cow::Owned(k.to_owned())).collect();
-                                let dup = !idx.insert(k.clone());
+                                    earlier.iter().map(|(k, _)| k.clone()).collect();
+                                let dup = !idx.insert(key.clone());
                                 *index = Some(Box::new(idx));
                                 dup
                             }
-                            None => obj.contains_key(&k),
+                            None => earlier.iter().any(|(k, _)| k == key),
                         };
-                        if duplicate && check_dups {
-                            let field = if at_root_frame {
-                                None
-                            } else {
-                                self.top_key.clone().map(Cow::into_owned)
-                            };
-                            return Err(JsonError::DuplicateKey {
-                                key: k.into_owned(),
-                                top_level_field: field,
-                            });
-                        }
-                        if !duplicate {
-                            obj.push_unchecked(k, v);
+                        if duplicate {
+                            if check_dups {
+                                let field = if at_root_frame {
+                                    None
+                                } else {
+                                    self.top_key.clone().map(Cow::into_owned)
+                                };
+                                return Err(Box::new(JsonError::DuplicateKey {
+                                    key: key.clone().into_owned(),
+                                    top_level_field: field,
+                                }));
+                            }
+                            // Tolerated (raw member scan): the first occurrence stays.
+                            members.pop();
+                        } else {
+                            *slot = v;
                         }
                         if self.eat(b',') {
                             let next = self.key()?;
                             if at_root_frame {
                                 self.top_key = Some(next.clone());
                             }
-                            if let Some(Frame::Obj(_, key, _)) = stack.last_mut() {
-                                *key = next;
-                            }
+                            members.push((next, Json::Null));
                             break;
                         }
                         self.expect(b'}')?;
+                        v = Json::Object(Object(members.drain(start..).collect()));
                     }
                 }
-                v = match stack.pop() {
-                    Some(Frame::Arr(items)) => Json::Array(items),
-                    Some(Frame::Obj(obj, _, _)) => Json::Object(obj),
-                    None => return Err(self.syntax("internal parser state")),
-                };
+                stack.pop();
             }
         }
     }
 
-    fn key(&mut self) -> Result<Cow<'a, str>, JsonError> {
+    #[inline(always)]
+    fn key(&mut self) -> Result<Cow<'a, str>, Fault> {
         self.ws();
         let k = self.string()?;
         self.ws();
@@ -248,11 +284,13 @@ impl<'a> Parser<'a> {
 
     /// Validates any value (used by [`raw_members`]); duplicate keys are tolerated here
     /// because the value is re-read strictly by its consumer.
-    fn skip_value(&mut self, depth: usize) -> Result<(), JsonError> {
+    fn skip_value(&mut self, depth: usize) -> Result<(), Fault> {
         self.value(depth, false).map(|_| ())
     }
 
-    fn scalar(&mut self) -> Result<Json<'a>, JsonError> {
+    /// Inlined into [`Parser::value`] so scalars are built where they are stored.
+    #[inline(always)]
+    fn scalar(&mut self) -> Result<Json<'a>, Fault> {
         match self.peek() {
             Some(b'"') => Ok(Json::String(self.string()?)),
             Some(b't') => self.literal("true", Json::Bool(true)),
@@ -266,7 +304,7 @@ impl<'a> Parser<'a> {
         }
     }
 
-    fn literal(&mut self, word: &str, v: Json<'a>) -> Result<Json<'a>, JsonError> {
+    fn literal(&mut self, word: &str, v: Json<'a>) -> Result<Json<'a>, Fault> {
         if self.s.get(self.pos..self.pos + word.len()) == Some(word.as_bytes()) {
             self.pos += word.len();
             Ok(v)
@@ -275,11 +313,11 @@ impl<'a> Parser<'a> {
         }
     }
 
-    fn non_finite(&mut self) -> Result<Json<'a>, JsonError> {
+    fn non_finite(&mut self) -> Result<Json<'a>, Fault> {
         for word in ["NaN", "Infinity", "-Infinity"] {
             if self.s.get(self.pos..self.pos + word.len()) == Some(word.as_bytes()) {
                 if !self.opts.allow_non_finite_tokens {
-                    return Err(JsonError::NonFiniteToken { offset: self.pos });
+                    return Err(Box::new(JsonError::NonFiniteToken { offset: self.pos }));
                 }
                 self.pos += word.len();
                 return Ok(Json::Number(Number::from_validated(word)));
@@ -296,7 +334,8 @@ impl<'a> Parser<'a> {
         self.pos - start
     }
 
-    fn number(&mut self) -> Result<Json<'a>, JsonError> {
+    #[inline(always)]
+    fn number(&mut self) -> Result<Json<'a>, Fault> {
         let start = self.pos;
         self.eat(b'-');
         match self.peek() {
@@ -327,7 +366,7 @@ impl<'a> Parser<'a> {
         Ok(Json::Number(Number::from_validated(text)))
     }
 
-    fn hex4(&mut self) -> Result<u32, JsonError> {
+    fn hex4(&mut self) -> Result<u32, Fault> {
         let chunk =
             self.s.get(self.pos..self.pos + 4).ok_or_else(|| self.syntax("short \\u escape"))?;
         let mut v = 0u32;
@@ -341,7 +380,11 @@ impl<'a> Parser<'a> {
 
     /// Reads a string: an escape-free string (the common case) is a slice of the source;
     /// only one with escapes is decoded into an owned copy.
-    fn string(&mut self) -> Result<Cow<'a, str>, JsonError> {
+    ///
+    /// Inlined into its callers (the fast path is a scan and a slice) so the result is
+    /// built in place rather than copied out of a call; the escape path is out of line.
+    #[inline(always)]
+    fn string(&mut self) -> Result<Cow<'a, str>, Fault> {
         self.expect(b'"')?;
         // Fast path: no escapes, so the string is the source text itself.
         let start = self.pos;
@@ -351,6 +394,14 @@ impl<'a> Parser<'a> {
             self.pos = end + 1;
             return Ok(Cow::Borrowed(text));
         }
+        self.escaped_string()
+    }
+
+    /// The rest of a string that has escapes (or is malformed), from `self.pos` (just
+    /// after the opening quote).
+    #[cold]
+    #[inline(never)]
+    fn escaped_string(&mut self) -> Result<Cow<'a, str>, Fault> {
         let mut out = String::new();
         loop {
             // Copy the longest run of plain characters in one go (the common case).
@@ -381,16 +432,22 @@ impl<'a> Parser<'a> {
                             let hi = self.hex4()?;
                             let cp = if (0xD800..0xDC00).contains(&hi) {
                                 if self.s.get(self.pos..self.pos + 2) != Some(b"\\u") {
-                                    return Err(JsonError::LoneSurrogate { offset: self.pos });
+                                    return Err(Box::new(JsonError::LoneSurrogate {
+                                        offset: self.pos,
+                                    }));
                                 }
                                 self.pos += 2;
                                 let lo = self.hex4()?;
                                 if !(0xDC00..0xE000).contains(&lo) {
-                                    return Err(JsonError::LoneSurrogate { offset: self.pos });
+                                    return Err(Box::new(JsonError::LoneSurrogate {
+                                        offset: self.pos,
+                                    }));
                                 }
                                 0x10000 + ((hi - 0xD800) << 10) + (lo - 0xDC00)
                             } else if (0xDC00..0xE000).contains(&hi) {
-                                return Err(JsonError::LoneSurrogate { offset: self.pos });
+                                return Err(Box::new(JsonError::LoneSurrogate {
+                                    offset: self.pos,
+                                }));
                             } else {
                                 hi
                             };
@@ -441,6 +498,31 @@ mod tests {
             let err = p(text).expect_err(text).to_string();
             assert!(err.contains(want), "{text}: {err}");
         }
+    }
+
+    /// Containers of every shape close into the right parents (children wait on shared
+    /// stacks while their containers are open), and a duplicate deep inside an array of
+    /// objects names the top-level member it sits in.
+    #[test]
+    fn nested_containers_round_trip() {
+        let texts = [
+            r#"{"a":[{"x":1,"y":[]},{},[[],[{}]],"s"],"b":{"c":{"d":[1,2,{"e":null}]}},"f":true}"#,
+            r#"[[1,[2,[3,{"k":[4]}]]],{"z":{}},[]]"#,
+            r#"{"e\u00e9":"v\n","o":{"p":[false,-0.5e3]}}"#,
+        ];
+        for t in texts {
+            let mut out = String::new();
+            crate::json::write_compact(&p(t).unwrap(), &mut out);
+            assert_eq!(p(&out).unwrap(), p(t).unwrap(), "{t}");
+            if !t.contains('\\') {
+                assert_eq!(out, t);
+            }
+        }
+        let dup = r#"{"ok":1,"items":[{"a":1},{"b":2,"b":3}]}"#;
+        assert_eq!(
+            p(dup),
+            Err(JsonError::DuplicateKey { key: "b".into(), top_level_field: Some("items".into()) })
+        );
     }
 
     #[test]
