@@ -85,6 +85,19 @@ pub fn success(id: &RequestId, result: Value) -> Value {
     json!({"jsonrpc": "2.0", "id": id, "result": result})
 }
 
+/// A success response around a `result` that is already encoded JSON (the same document as
+/// [`success`] gives, written without a `Value` tree).
+pub fn success_encoded(id: &RequestId, result: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(result.len() + 64);
+    out.extend_from_slice(br#"{"jsonrpc":"2.0","id":"#);
+    // A request id is a string, a number or null (see `parse_request`): always encodable.
+    out.extend_from_slice(id.to_string().as_bytes());
+    out.extend_from_slice(br#","result":"#);
+    out.extend_from_slice(result);
+    out.push(b'}');
+    out
+}
+
 /// An error response.
 pub fn failure(id: &RequestId, error: &A2aError) -> Value {
     json!({"jsonrpc": "2.0", "id": id, "error": error.to_jsonrpc_error()})
@@ -123,6 +136,16 @@ mod tests {
                 (Err(e), Err(code)) => assert_eq!(e.error.kind.jsonrpc_code(), code, "{input}"),
                 (got, want) => panic!("{input}: got {got:?}, want {want:?}"),
             }
+        }
+    }
+
+    #[test]
+    fn encoded_success_is_the_same_document() {
+        let result = json!({"task": {"id": "t\"1", "history": [], "n": 1.5}});
+        let encoded = serde_json::to_vec(&result).unwrap();
+        for id in [json!("abc"), json!("quote\"and\\slash"), json!(7), json!(-1.25), Value::Null] {
+            let written: Value = serde_json::from_slice(&success_encoded(&id, &encoded)).unwrap();
+            assert_eq!(written, success(&id, result.clone()), "{id}");
         }
     }
 

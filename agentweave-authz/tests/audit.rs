@@ -163,6 +163,7 @@ async fn deny_mode_denies_when_the_sink_fails_and_counts_it() {
             queue_capacity: 4,
             flush: FlushPolicy::EveryRecord,
             on_failure: OnAuditFailure::Deny,
+            ..AuditConfig::default()
         },
     )
     .unwrap();
@@ -204,6 +205,7 @@ async fn wait_mode_applies_backpressure_and_loses_nothing() {
             queue_capacity: 8,
             flush: FlushPolicy::WhenIdle,
             on_failure: OnAuditFailure::Wait,
+            ..AuditConfig::default()
         },
     )
     .unwrap();
@@ -258,4 +260,51 @@ async fn interval_flush_writes_without_further_traffic_and_stdout_sink_works() {
             .to_string()
             .contains("/nonexistent/dir/a.jsonl")
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_batch_window_gathers_records_into_few_writes_and_loses_none() {
+    const RECORDS: usize = 50;
+    let window = std::time::Duration::from_millis(50);
+    // (flush policy, whether records may share a write)
+    for (flush, batched) in [(FlushPolicy::WhenIdle, true), (FlushPolicy::EveryRecord, false)] {
+        let sink = FlakySink::default();
+        let log = AuditLog::start(
+            AuditSink::Writer(Box::new(sink.clone())),
+            AuditConfig { batch_window: window, flush, ..AuditConfig::default() },
+        )
+        .unwrap();
+        for i in 0..RECORDS {
+            log.submit(format!("{{\"n\":{i}}}")).await.unwrap();
+        }
+        // A flush returns once everything queued before it is in the sink.
+        log.flush().await.unwrap();
+        let text = String::from_utf8(sink.written.lock().unwrap().clone()).unwrap();
+        let numbers: Vec<usize> = text
+            .lines()
+            .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap()["n"].as_u64().unwrap())
+            .map(|n| usize::try_from(n).unwrap())
+            .collect();
+        assert_eq!(numbers, (0..RECORDS).collect::<Vec<_>>(), "{flush:?}: all, in order");
+        assert_eq!(log.stats().written, RECORDS as u64);
+        let writes = sink.attempts.load(Ordering::SeqCst);
+        if batched {
+            assert!(writes < RECORDS / 2, "{flush:?}: {writes} writes for {RECORDS} records");
+        } else {
+            assert_eq!(writes, RECORDS, "{flush:?}: one write per record");
+        }
+    }
+}
+
+#[test]
+fn a_batch_window_above_the_maximum_is_refused_with_its_key() {
+    let config = AuditConfig {
+        batch_window: agentweave_authz::audit::MAX_BATCH_WINDOW * 2,
+        ..AuditConfig::default()
+    };
+    let error = AuditLog::start(AuditSink::Writer(Box::new(FlakySink::default())), config)
+        .err()
+        .unwrap()
+        .to_string();
+    assert!(error.contains("audit.batch_window"), "{error}");
 }

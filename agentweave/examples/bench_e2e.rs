@@ -9,7 +9,10 @@
 //!   with replay protection.
 //!
 //! Everything runs on one single-threaded runtime, so one core carries client and server alike
-//! and `1 / calls-per-second` is the CPU cost of a call. The target (issue 7): the pipeline's
+//! and `1 / calls-per-second` is the cost of a call on that core. Some work runs on other
+//! threads (the guard and its signature on tokio's blocking pool, audit writes on the audit
+//! writer), so the `cpu us` column adds the CPU time of every thread of the process per call
+//! (Linux: `/proc/self/task/*/schedstat`; `n/a` elsewhere). The target (issue 7): the pipeline's
 //! extra cost over the baseline is at most the cryptography it needs (one ES256 signature, plus
 //! one verification when the caller verifies) plus 25%. The cryptography is timed in the same
 //! run with ring directly, and the extra cost is broken down into what was measured separately
@@ -19,6 +22,8 @@
 //! cargo xtask bench e2e          # = cargo run --release -p agentweave --example bench-e2e
 //! ```
 //! `--strict` exits with status 1 when the target is missed; `--quick` shortens every phase.
+//! `--only baseline|signed|verified` runs that phase alone (warm-up, then the rounds back to
+//! back) and prints its figures, so that a profiler or `strace -c` sees one path only.
 
 use std::convert::Infallible;
 use std::net::SocketAddr;
@@ -91,25 +96,42 @@ impl Plan {
     }
 }
 
-/// Calls per second and latency percentiles of one phase.
+/// Calls per second, latency percentiles and CPU time (all threads) per call of one phase.
 #[derive(Clone, Copy, Debug)]
 struct Figures {
     calls_per_sec: f64,
     p50: Duration,
     p99: Duration,
+    cpu_per_call: Option<Duration>,
+}
+
+/// CPU time used so far by every live thread of this process (Linux only).
+fn process_cpu() -> Option<Duration> {
+    let mut total: u64 = 0;
+    for task in std::fs::read_dir("/proc/self/task").ok()? {
+        let stat = std::fs::read_to_string(task.ok()?.path().join("schedstat")).ok()?;
+        total += stat.split_whitespace().next()?.parse::<u64>().ok()?;
+    }
+    Some(Duration::from_nanos(total))
 }
 
 impl Figures {
-    fn from_latencies(mut latencies: Vec<Duration>, elapsed: Duration) -> Self {
+    fn from_latencies(
+        mut latencies: Vec<Duration>,
+        elapsed: Duration,
+        cpu: Option<Duration>,
+    ) -> Self {
         latencies.sort_unstable();
         let at = |q: f64| {
             let index = ((latencies.len() as f64 - 1.0) * q).round() as usize;
             latencies.get(index).copied().unwrap_or_default()
         };
+        let calls = u32::try_from(latencies.len().max(1)).unwrap_or(u32::MAX);
         Self {
             calls_per_sec: latencies.len() as f64 / elapsed.as_secs_f64(),
             p50: at(0.50),
             p99: at(0.99),
+            cpu_per_call: cpu.map(|c| c / calls),
         }
     }
 
@@ -127,11 +149,35 @@ fn micros(d: Duration) -> f64 {
     d.as_secs_f64() * 1e6
 }
 
+/// One path of the bench, for `--only`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Only {
+    Baseline,
+    Signed,
+    Verified,
+}
+
+impl Only {
+    fn from_args() -> Result<Option<Self>, AnyError> {
+        let args: Vec<String> = std::env::args().collect();
+        let Some(at) = args.iter().position(|a| a == "--only") else { return Ok(None) };
+        match args.get(at + 1).map(String::as_str) {
+            Some("baseline") => Ok(Some(Self::Baseline)),
+            Some("signed") => Ok(Some(Self::Signed)),
+            Some("verified") => Ok(Some(Self::Verified)),
+            other => {
+                Err(format!("--only expects baseline, signed or verified, not {other:?}").into())
+            }
+        }
+    }
+}
+
 fn main() -> Result<(), AnyError> {
     let strict = std::env::args().any(|a| a == "--strict");
     let plan = Plan::from_args();
+    let only = Only::from_args()?;
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
-    let met = runtime.block_on(run(&plan))?;
+    let met = runtime.block_on(run(&plan, only))?;
     if strict && !met {
         eprintln!("bench-e2e: the target was missed");
         std::process::exit(1);
@@ -143,7 +189,7 @@ fn invoice() -> Value {
     json!({"data": {"claimed_total": 300, "line_items": [{"amount": 100}, {"amount": 200}]}})
 }
 
-async fn run(plan: &Plan) -> Result<bool, AnyError> {
+async fn run(plan: &Plan, only: Option<Only>) -> Result<bool, AnyError> {
     let td = TrustDomain::new("example.org")?;
     let issuer = DevIssuer::start(td.clone(), DevIssuerConfig::default())?;
     let dir = tempfile::tempdir()?;
@@ -179,6 +225,26 @@ async fn run(plan: &Plan) -> Result<bool, AnyError> {
     echo.load(&body, plan.concurrency, plan.warmup).await?;
     pipeline_load(&caller, &payments_id, plan.concurrency, plan.warmup, true).await?;
 
+    if let Some(only) = only {
+        let phase = plan.phase * u32::try_from(plan.rounds)?;
+        let figures = match only {
+            Only::Baseline => echo.load(&body, plan.concurrency, phase).await?,
+            Only::Signed | Only::Verified => {
+                let verify = only == Only::Verified;
+                pipeline_load(&caller, &payments_id, plan.concurrency, phase, verify).await?
+            }
+        };
+        println!(
+            "{only:?} alone: {:.0} calls/s, p50 {:.1} us, p99 {:.1} us, cost {:.1} us a call, cpu {:.1} us a call (all threads)",
+            figures.calls_per_sec,
+            micros(figures.p50),
+            micros(figures.p99),
+            micros(figures.cost()),
+            figures.cpu_per_call.map_or(f64::NAN, micros)
+        );
+        return Ok(true);
+    }
+
     let (mut base, mut signed, mut verified) = (None::<Figures>, None::<Figures>, None::<Figures>);
     for _ in 0..plan.rounds {
         let b = echo.load(&body, plan.concurrency, plan.phase).await?;
@@ -197,16 +263,17 @@ async fn run(plan: &Plan) -> Result<bool, AnyError> {
 
     println!();
     println!(
-        "{:<44} {:>10} {:>10} {:>10} {:>10}",
-        "path", "calls/s", "p50 us", "p99 us", "cost us"
+        "{:<44} {:>10} {:>10} {:>10} {:>10} {:>10}",
+        "path", "calls/s", "p50 us", "p99 us", "cost us", "cpu us"
     );
     for (label, f) in [
         ("baseline: bare hyper+rustls mTLS echo", base),
         ("pipeline, attestation signed", signed),
         ("pipeline, signed and verified by caller", verified),
     ] {
+        let cpu = f.cpu_per_call.map_or_else(|| "n/a".to_owned(), |c| format!("{:.1}", micros(c)));
         println!(
-            "{label:<44} {:>10.0} {:>10.1} {:>10.1} {:>10.1}",
+            "{label:<44} {:>10.0} {:>10.1} {:>10.1} {:>10.1} {cpu:>10}",
             f.calls_per_sec,
             micros(f.p50),
             micros(f.p99),
@@ -299,6 +366,7 @@ async fn pipeline_load(
     duration: Duration,
     verify: bool,
 ) -> Result<Figures, AnyError> {
+    let cpu_at_start = process_cpu();
     let started = Instant::now();
     let mut tasks = tokio::task::JoinSet::new();
     for _ in 0..concurrency {
@@ -316,18 +384,21 @@ async fn pipeline_load(
             Ok::<_, AnyError>(latencies)
         });
     }
-    collect(tasks, started).await
+    collect(tasks, started, cpu_at_start).await
 }
 
 async fn collect(
     mut tasks: tokio::task::JoinSet<Result<Vec<Duration>, AnyError>>,
     started: Instant,
+    cpu_at_start: Option<Duration>,
 ) -> Result<Figures, AnyError> {
     let mut all = Vec::new();
     while let Some(joined) = tasks.join_next().await {
         all.extend(joined??);
     }
-    Ok(Figures::from_latencies(all, started.elapsed()))
+    let elapsed = started.elapsed();
+    let cpu = process_cpu().zip(cpu_at_start).map(|(end, start)| end.saturating_sub(start));
+    Ok(Figures::from_latencies(all, elapsed, cpu))
 }
 
 struct CryptoCosts {
@@ -432,6 +503,7 @@ impl BareEcho {
         let (sender, connection) =
             hyper::client::conn::http2::handshake(TokioExecutor::new(), TokioIo::new(tls)).await?;
         tokio::spawn(connection);
+        let cpu_at_start = process_cpu();
         let started = Instant::now();
         let mut tasks = tokio::task::JoinSet::new();
         for _ in 0..concurrency {
@@ -453,7 +525,7 @@ impl BareEcho {
                 Ok::<_, AnyError>(latencies)
             });
         }
-        collect(tasks, started).await
+        collect(tasks, started, cpu_at_start).await
     }
 }
 

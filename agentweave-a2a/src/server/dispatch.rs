@@ -10,6 +10,11 @@ use super::send::{SendMode, SendOutcome};
 use crate::error::A2aError;
 use crate::method::A2aMethod;
 
+fn encode<T: Serialize>(v: &T) -> Result<Vec<u8>, A2aError> {
+    serde_json::to_vec(v)
+        .map_err(|e| A2aError::internal(format!("response serialization failed: {e}")))
+}
+
 fn to_value<T: Serialize>(v: &T) -> Result<Value, A2aError> {
     serde_json::to_value(v)
         .map_err(|e| A2aError::internal(format!("response serialization failed: {e}")))
@@ -31,7 +36,7 @@ impl Core {
                     SendMode::Blocking
                 };
                 match self.send(call, parse_params(params)?, mode).await? {
-                    SendOutcome::Reply(r) => Ok(Reply::Value(to_value(&r)?)),
+                    SendOutcome::Reply(r) => Ok(Reply::Encoded(encode(&r)?)),
                     SendOutcome::Stream(s) => Ok(Reply::Stream(s)),
                 }
             }

@@ -269,15 +269,16 @@ async fn card_handler(State(inner): State<Arc<Inner>>, headers: HeaderMap) -> Re
 
 fn json_response<T: Serialize>(status: StatusCode, value: &T) -> Response {
     match serde_json::to_vec(value) {
-        Ok(body) => {
-            let mut r = Response::new(Body::from(body));
-            *r.status_mut() = status;
-            r.headers_mut()
-                .insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
-            r
-        }
+        Ok(body) => json_bytes_response(status, body),
         Err(_) => StatusCode::INTERNAL_SERVER_ERROR.into_response(),
     }
+}
+
+fn json_bytes_response(status: StatusCode, body: Vec<u8>) -> Response {
+    let mut r = Response::new(Body::from(body));
+    *r.status_mut() = status;
+    r.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    r
 }
 
 fn sse_response(stream: BoxStream<'static, Bytes>) -> Response {
@@ -401,6 +402,9 @@ async fn jsonrpc_handler(inner: Arc<Inner>, req: Request) -> Response {
     };
     match inner.core.dispatch(&call, rpc.method, rpc.params).await {
         Ok(Reply::Value(v)) => json_response(StatusCode::OK, &jsonrpc::success(&id, v)),
+        Ok(Reply::Encoded(result)) => {
+            json_bytes_response(StatusCode::OK, jsonrpc::success_encoded(&id, &result))
+        }
         Ok(Reply::Stream(s)) => sse_response(
             s.filter_map(move |item| {
                 let envelope =
@@ -487,6 +491,7 @@ async fn rest_handler(inner: Arc<Inner>, req: Request, path: String) -> Response
     }
     match inner.core.dispatch(&call, route.method, Value::Object(params)).await {
         Ok(Reply::Value(v)) => json_response(StatusCode::OK, &v),
+        Ok(Reply::Encoded(body)) => json_bytes_response(StatusCode::OK, body),
         Ok(Reply::Stream(s)) => sse_response(
             s.filter_map(|item: StreamResponse| std::future::ready(encode_or_log(&item))).boxed(),
         ),

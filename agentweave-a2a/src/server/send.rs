@@ -196,7 +196,7 @@ impl Core {
                     return Err(store_err(e));
                 }
                 let _ =
-                    live.tx.send(LiveEvent::Item(Box::new(StreamResponse::Task(snapshot.clone()))));
+                    live.tx.send(LiveEvent::Item(Arc::new(StreamResponse::Task(snapshot.clone()))));
                 Some(snapshot)
             }
             None => None,
@@ -225,6 +225,7 @@ impl Core {
             user_message: message,
             created: existing_task.is_some(),
             replied: false,
+            terminal: false,
         };
         tokio::spawn(proc.run(events, run));
 
@@ -247,14 +248,15 @@ impl Core {
         let wait = async {
             loop {
                 match rx.recv().await {
-                    Ok(LiveEvent::Item(item)) => match *item {
-                        StreamResponse::Message(m) => return Some(m),
-                        other => {
-                            if mode == SendMode::ReturnImmediately || item_ends_send(&other) {
-                                return None;
+                    Ok(LiveEvent::Item(item)) => {
+                        if let StreamResponse::Message(_) = &*item {
+                            if let StreamResponse::Message(m) = Arc::unwrap_or_clone(item) {
+                                return Some(m);
                             }
+                        } else if mode == SendMode::ReturnImmediately || item_ends_send(&item) {
+                            return None;
                         }
-                    },
+                    }
                     Ok(LiveEvent::RunEnded) | Err(broadcast::error::RecvError::Closed) => {
                         return None;
                     }
@@ -349,7 +351,7 @@ pub(crate) fn live_stream(
         loop {
             match rx.recv().await {
                 Ok(LiveEvent::Item(item)) => {
-                    let item = *item;
+                    let item = Arc::unwrap_or_clone(item);
                     let next = if ends(&item) { None } else { Some((core, task_id, rx)) };
                     return Some((item, next));
                 }
@@ -383,6 +385,9 @@ struct Processor {
     user_message: Message,
     created: bool,
     replied: bool,
+    /// This run stored a terminal state: nothing can change the task any more, so the end of
+    /// the run needs no second look at it.
+    terminal: bool,
 }
 
 impl Processor {
@@ -411,7 +416,7 @@ impl Processor {
     /// Ends the run: a task left neither terminal nor interrupted is failed, since nothing
     /// can update it any more.
     async fn finish(&mut self, failure: Option<String>) {
-        if self.replied {
+        if self.replied || self.terminal {
             return;
         }
         let lock = self.core.task_lock(&self.task_id);
@@ -456,7 +461,7 @@ impl Processor {
 
     fn publish(&self, item: StreamResponse) {
         self.core.notify_push(&item);
-        let _ = self.live.tx.send(LiveEvent::Item(Box::new(item)));
+        let _ = self.live.tx.send(LiveEvent::Item(Arc::new(item)));
     }
 
     async fn save(&self, task: &Task) -> bool {
@@ -526,6 +531,7 @@ impl Processor {
                 task.status =
                     TaskStatus { state, message, timestamp: Some(crate::types::Timestamp::now()) };
                 if self.save(&task).await {
+                    self.terminal = state.is_terminal();
                     self.publish(StreamResponse::StatusUpdate(TaskStatusUpdateEvent {
                         task_id: self.task_id.clone(),
                         context_id: self.context_id.clone(),

@@ -145,7 +145,7 @@ impl Core {
         });
         self.notify_push(&item);
         if let Some(live) = self.live_get(&task.id) {
-            let _ = live.tx.send(LiveEvent::Item(Box::new(item)));
+            let _ = live.tx.send(LiveEvent::Item(Arc::new(item)));
             live.cancel.send_replace(true);
         }
         drop(guard);

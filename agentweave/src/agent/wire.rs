@@ -14,7 +14,9 @@
 //! | response message metadata | [`VERDICT_KEY`] | the guard verdict summary, with its attestation |
 //! | response message | first data part | the handler's result |
 
-use agentweave_a2a::types::{Message, Part, SendMessageRequest, SendMessageResponse};
+use agentweave_a2a::types::{
+    Message, Part, SendMessageConfiguration, SendMessageRequest, SendMessageResponse,
+};
 use agentweave_a2a::version::{PROTOCOL_VERSION, VERSION_HEADER};
 use agentweave_transport::{Peer, SendOptions, Transport, TransportError};
 use serde::{Deserialize, Serialize};
@@ -106,8 +108,16 @@ pub(crate) async fn send_message(
     traceparent: &str,
     options: SendOptions,
 ) -> Result<Exchange, ExchangeFault> {
-    let params =
-        SendMessageRequest { tenant: String::new(), message, configuration: None, metadata: None };
+    // The caller reads only the task's id and status: asking for no history spares both ends
+    // encoding and parsing an echo of the request message (the payload) in the answer.
+    let configuration =
+        SendMessageConfiguration { history_length: Some(0), ..SendMessageConfiguration::default() };
+    let params = SendMessageRequest {
+        tenant: String::new(),
+        message,
+        configuration: Some(configuration),
+        metadata: None,
+    };
     let params =
         serde_json::to_value(&params).map_err(|e| ExchangeFault::Protocol(e.to_string()))?;
     let id = Value::String(uuid::Uuid::new_v4().to_string());
