@@ -1,6 +1,7 @@
 //! [`Verifier`]: checks attestations from ourselves or trusted peers.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -46,6 +47,7 @@ pub struct Expected<'a> {
     pub session_id: Option<&'a str>,
 }
 
+#[derive(Clone)]
 struct TrustedKey {
     issuer: String,
     deployment_id: Option<String>,
@@ -57,7 +59,9 @@ struct TrustedKey {
 pub struct Verifier {
     keys: HashMap<String, TrustedKey>,
     config: VerifierConfig,
-    replay: ReplayCache,
+    /// Shared with the verifiers [`Verifier::with_more_keys`] derives, so that learning a new
+    /// key never forgets which tokens were already accepted.
+    replay: Arc<ReplayCache>,
     clock: Clock,
 }
 
@@ -70,7 +74,7 @@ impl std::fmt::Debug for Verifier {
 impl Verifier {
     /// A verifier that trusts no key yet.
     pub fn new(config: VerifierConfig) -> Self {
-        let replay = ReplayCache::new(30, config.max_replay_entries);
+        let replay = Arc::new(ReplayCache::new(30, config.max_replay_entries));
         Self { keys: HashMap::new(), config, replay, clock: system_clock() }
     }
 
@@ -100,6 +104,32 @@ impl Verifier {
             );
         }
         Ok(())
+    }
+
+    /// A verifier that trusts everything this one does plus every key of `jwks` (as
+    /// [`Verifier::trust_jwks`] would), and shares this one's replay memory: a token either of
+    /// them accepted is refused by both. This is how a holder of a shared (`Arc`) verifier picks
+    /// up a peer's new key (after a restart, or from another replica) without opening a replay
+    /// window.
+    pub fn with_more_keys(
+        &self,
+        issuer: &str,
+        deployment_id: Option<&str>,
+        jwks: &Jwks,
+    ) -> Result<Verifier, KeyError> {
+        let mut next = Verifier {
+            keys: self.keys.clone(),
+            config: self.config.clone(),
+            replay: Arc::clone(&self.replay),
+            clock: Arc::clone(&self.clock),
+        };
+        next.trust_jwks(issuer, deployment_id, jwks)?;
+        Ok(next)
+    }
+
+    /// Whether a key with this `kid` is trusted.
+    pub fn trusts_kid(&self, kid: &str) -> bool {
+        self.keys.contains_key(kid)
     }
 
     /// Number of remembered token ids.

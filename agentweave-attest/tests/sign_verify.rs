@@ -222,3 +222,37 @@ fn jcs_refuses_non_finite_payloads() {
         .unwrap();
     assert!(r.attestor.attest(&subject(&p, "n")).is_err());
 }
+
+#[test]
+fn a_verifier_with_more_keys_shares_replay_memory_and_keeps_old_keys() {
+    let r = rig(Canonicalization::Jcs);
+    let p = payload("{}");
+    // A second signer for the same issuer: a restarted peer, or another replica.
+    let now = r.now.clone();
+    let other = Es256Attestor::new(
+        AttestorConfig::default(),
+        SigningKey::generate("did:qwed:a2a:local").unwrap(),
+    )
+    .unwrap()
+    .with_clock(clock(&now));
+    let first = r.attestor.attest(&subject(&p, "first")).unwrap().token;
+    let second = other.attest(&subject(&p, "second")).unwrap().token;
+    r.verifier.verify(&first, &expected(&p)).unwrap();
+    assert!(matches!(r.verifier.verify(&second, &expected(&p)), Err(VerifyError::UnknownKey(_))));
+    let kid = other.jwks().keys[0].kid.clone();
+    assert!(!r.verifier.trusts_kid(&kid));
+
+    let more =
+        r.verifier.with_more_keys("did:qwed:a2a:local", Some("local"), &other.jwks()).unwrap();
+    assert!(more.trusts_kid(&kid));
+    more.verify(&second, &expected(&p)).unwrap();
+    // Replays are refused across both: what the first accepted, the second refuses, and back.
+    assert!(matches!(more.verify(&first, &expected(&p)), Err(VerifyError::Replay(_))));
+    let again = r.attestor.attest(&subject(&p, "again")).unwrap().token;
+    more.verify(&again, &expected(&p)).unwrap();
+    assert!(matches!(r.verifier.verify(&again, &expected(&p)), Err(VerifyError::Replay(_))));
+    // The issuer binding of the new keys is enforced as for trust_jwks.
+    let foreign = r.verifier.with_more_keys("did:other", None, &other.jwks()).unwrap();
+    let third = other.attest(&subject(&p, "third")).unwrap().token;
+    assert!(matches!(foreign.verify(&third, &expected(&p)), Err(VerifyError::Issuer { .. })));
+}

@@ -50,6 +50,12 @@ impl Fixture {
     }
 
     async fn payments(&self) -> SecureAgent {
+        self.payments_at("127.0.0.1:0".parse().unwrap()).await
+    }
+
+    /// Payments listening on `addr`; each start generates a new attestation key (no
+    /// `guard.signing_key`), as a restarted or another replica would.
+    async fn payments_at(&self, addr: std::net::SocketAddr) -> SecureAgent {
         let me = id("payments");
         let handled = self.handled.clone();
         let pay = Capability::new("invoice.pay", move |ctx| {
@@ -69,6 +75,7 @@ impl Fixture {
             .audit(audit(&self.audit_path()))
             .guard(agent_guard(&me, PipelineConfig::default(), None).unwrap())
             .capability(pay)
+            .listen(addr)
             .start()
             .await
             .unwrap()
@@ -156,6 +163,41 @@ async fn allowed_call_is_guarded_attested_and_audited() {
         && l["action"] == "invoice.pay"
         && l["allowed"] == true));
     assert!(has(&|l| l["event"] == "guard" && l["reason_code"] == "finance.verified"));
+}
+
+#[tokio::test]
+async fn a_restarted_peer_with_a_new_key_is_verified_after_one_card_refresh() {
+    let f = Fixture::new();
+    let payments = f.payments().await;
+    let addr = payments.local_addr();
+    let orchestrator = f
+        .orchestrator(&[("payments", payments.endpoint().unwrap())], TransportConfig::default())
+        .await;
+    let before = orchestrator.call(&id("payments"), "invoice.pay", invoice(300.0)).await.unwrap();
+    orchestrator.verify_attestation(&before).await.unwrap();
+    payments.stop().await;
+
+    // Same SPIFFE ID and port, new signing key: the caller's cached keys do not know it.
+    let payments = f.payments_at(addr).await;
+    let mut after = None;
+    for _ in 0..20 {
+        // The pooled connection to the stopped server may fail once; a fresh one follows.
+        match orchestrator.call(&id("payments"), "invoice.pay", invoice(300.0)).await {
+            Ok(outcome) => {
+                after = Some(outcome);
+                break;
+            }
+            Err(_) => tokio::time::sleep(Duration::from_millis(100)).await,
+        }
+    }
+    let after = after.expect("calls reach the restarted payments");
+    let claims = orchestrator.verify_attestation(&after).await.unwrap();
+    assert_eq!(claims.iss, "spiffe://example.org/agent/payments");
+    // The refreshed keys keep the replay memory: both tokens are now refused.
+    assert!(orchestrator.verify_attestation(&after).await.is_err());
+    assert!(orchestrator.verify_attestation(&before).await.is_err());
+    orchestrator.stop().await;
+    payments.stop().await;
 }
 
 #[tokio::test]

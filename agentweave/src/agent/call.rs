@@ -230,10 +230,11 @@ impl SecureAgent {
         Ok(card)
     }
 
-    /// Verifies the attestation of a guarded call: signed by the target's key (from its agent
-    /// card, fetched over mTLS on first use and kept), issued by the target, about our message to
-    /// it (sender = us, receiver = target, payload hash, payload type), unexpired and not seen
-    /// before.
+    /// Verifies the attestation of a guarded call: signed by the target's key, issued by the
+    /// target, about our message to it (sender = us, receiver = target, payload hash, payload
+    /// type), unexpired and not seen before. The keys come from the target's agent card, fetched
+    /// over mTLS on first use and kept; a token naming a key we do not know (the peer restarted
+    /// with a new key, or another replica answered) makes us fetch the card once more.
     pub async fn verify_attestation(
         &self,
         outcome: &CallOutcome,
@@ -256,21 +257,11 @@ impl SecureAgent {
         payload_type: Option<&str>,
     ) -> Result<Claims, AttestationError> {
         let keys_error = |detail: String| AttestationError::Keys { target: target.clone(), detail };
-        let verifier = match self.inner.verifier(target) {
-            Some(v) => v,
+        let (verifier, fresh) = match self.inner.verifier(target) {
+            Some(v) => (v, false),
             None => {
-                let card = self.fetch_card(target).await.map_err(|e| keys_error(e.to_string()))?;
-                let (issuer, jwks) = attestation_keys(&card).ok_or_else(|| {
-                    keys_error("the agent card publishes no attestation keys".into())
-                })?;
-                if issuer != target.as_str() {
-                    return Err(keys_error(format!(
-                        "the agent card names issuer {issuer:?}, not the peer"
-                    )));
-                }
-                let mut verifier = Verifier::new(verifier_config());
-                verifier.trust_jwks(&issuer, None, &jwks).map_err(|e| keys_error(e.to_string()))?;
-                self.inner.set_verifier(target.clone(), verifier)
+                let verifier = self.verifier_from_card(target, None).await?;
+                (self.inner.set_verifier(target.clone(), verifier), true)
             }
         };
         let text = serde_json::to_string(payload).map_err(|e| keys_error(e.to_string()))?;
@@ -283,9 +274,43 @@ impl SecureAgent {
             payload_type,
             session_id: None,
         };
-        verifier
-            .verify(token, &expected)
-            .map_err(|source| AttestationError::Invalid { target: target.clone(), source })
+        let result = match verifier.verify(token, &expected) {
+            // Keys we fetched before, and the token names another: the peer restarted with a new
+            // key, or another replica answered. Fetch its card once more (over mTLS, from the
+            // same proven identity) and learn its keys, keeping the replay memory.
+            Err(VerifyError::UnknownKey(_)) if !fresh => {
+                let refreshed = self.verifier_from_card(target, Some(&verifier)).await?;
+                self.inner.set_verifier(target.clone(), refreshed).verify(token, &expected)
+            }
+            other => other,
+        };
+        result.map_err(|source| AttestationError::Invalid { target: target.clone(), source })
+    }
+
+    /// A verifier for `target`'s attestation keys as its card (fetched now) publishes them:
+    /// a new one, or `base` plus the card's keys (sharing `base`'s replay memory).
+    async fn verifier_from_card(
+        &self,
+        target: &SpiffeId,
+        base: Option<&Verifier>,
+    ) -> Result<Verifier, AttestationError> {
+        let keys_error = |detail: String| AttestationError::Keys { target: target.clone(), detail };
+        let card = self.fetch_card(target).await.map_err(|e| keys_error(e.to_string()))?;
+        let (issuer, jwks) = attestation_keys(&card)
+            .ok_or_else(|| keys_error("the agent card publishes no attestation keys".into()))?;
+        if issuer != target.as_str() {
+            return Err(keys_error(format!(
+                "the agent card names issuer {issuer:?}, not the peer"
+            )));
+        }
+        match base {
+            Some(base) => base.with_more_keys(&issuer, None, &jwks),
+            None => {
+                let mut verifier = Verifier::new(verifier_config());
+                verifier.trust_jwks(&issuer, None, &jwks).map(|()| verifier)
+            }
+        }
+        .map_err(|e| keys_error(e.to_string()))
     }
 }
 
