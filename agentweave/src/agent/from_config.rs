@@ -222,6 +222,7 @@ fn audit_log(config: &AgentConfig) -> Result<Option<AuditLog>, AgentError> {
     let a = &config.audit;
     let settings = AuditConfig {
         flush: if a.flush_every_record { FlushPolicy::EveryRecord } else { FlushPolicy::WhenIdle },
+        batch_window: Duration::from_millis(a.batch_window_ms),
         on_failure: match a.on_backpressure {
             AuditBackpressure::Deny => OnAuditFailure::Deny,
             _ => OnAuditFailure::Wait,

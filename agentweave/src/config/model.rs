@@ -264,6 +264,10 @@ pub struct AuditSection {
     /// Flush after every record (default true); false flushes in batches.
     #[serde(default = "defaults::yes")]
     pub flush_every_record: bool,
+    /// With `flush_every_record: false`: how long the writer gathers records before one write,
+    /// 0 to 100 ms. Default: 1. Records wait in memory meanwhile (never dropped).
+    #[serde(default = "defaults::audit_batch_window_ms")]
+    pub batch_window_ms: u64,
     /// Default: `wait`.
     #[serde(default)]
     pub on_backpressure: AuditBackpressure,
@@ -487,6 +491,9 @@ mod defaults {
     }
     pub(super) fn poll_ms() -> u64 {
         5_000
+    }
+    pub(super) fn audit_batch_window_ms() -> u64 {
+        1
     }
     pub(super) fn svid_ttl_secs() -> u64 {
         3_600

@@ -82,6 +82,7 @@ fn errors_name_the_key_path() {
             "peers[1].spiffe_id",
         ),
         ("file audit without path", "audit:\n  sink: file", "audit.path"),
+        ("audit batch window too long", "audit:\n  batch_window_ms: 101", "audit.batch_window_ms"),
         ("zero timeout", "transport:\n  connect_timeout_ms: 0", "transport.connect_timeout_ms"),
         (
             "pool limits inverted",

@@ -69,6 +69,13 @@ impl AgentConfig {
         if self.audit.sink == AuditSink::File && self.audit.path.is_none() {
             return Err(ConfigError::invalid("audit.path", "required when audit.sink is `file`"));
         }
+        let most = agentweave_authz::audit::MAX_BATCH_WINDOW.as_millis();
+        if u128::from(self.audit.batch_window_ms) > most {
+            return Err(ConfigError::invalid(
+                "audit.batch_window_ms",
+                format!("{} is above the {most} ms maximum", self.audit.batch_window_ms),
+            ));
+        }
         let t = &self.transport;
         for (key, value) in [
             ("transport.connect_timeout_ms", t.connect_timeout_ms),
