@@ -36,6 +36,8 @@
     deny(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)
 )]
 
+#[cfg(feature = "test-util")]
+mod accept_any_server;
 mod body;
 mod client;
 mod error;

@@ -3,6 +3,7 @@
 
 use std::sync::Arc;
 
+pub use crate::accept_any_server::AcceptAnyServer;
 pub use crate::stock_tls::stock_mtls_configs;
 
 use agentweave_identity::dev::DevIssuer;

@@ -11,9 +11,9 @@ use std::sync::Arc;
 use agentweave::AgentConfig;
 use agentweave::agent::{Capability, HandlerError, SecureAgent};
 use agentweave_identity::X509Svid;
-use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
-use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
-use rustls::{DigitallySignedStruct, ProtocolVersion, SignatureScheme};
+use agentweave_transport::test_util::AcceptAnyServer;
+use rustls::ProtocolVersion;
+use rustls::pki_types::ServerName;
 use serde_json::json;
 
 /// Writes payments' SVID, its key and the trust bundle as PEM files into `dir`, and returns
@@ -49,46 +49,6 @@ async fn start(yaml: &str) -> SecureAgent {
     SecureAgent::from_config(&config, vec![echo]).await.unwrap()
 }
 
-/// Accepts any server certificate: these handshakes test the server's version floor, not the
-/// client's verification (the transport's own tests cover that).
-#[derive(Debug)]
-struct AnyServer;
-
-impl ServerCertVerifier for AnyServer {
-    fn verify_server_cert(
-        &self,
-        _: &CertificateDer<'_>,
-        _: &[CertificateDer<'_>],
-        _: &ServerName<'_>,
-        _: &[u8],
-        _: UnixTime,
-    ) -> Result<ServerCertVerified, rustls::Error> {
-        Ok(ServerCertVerified::assertion())
-    }
-
-    fn verify_tls12_signature(
-        &self,
-        _: &[u8],
-        _: &CertificateDer<'_>,
-        _: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        Ok(HandshakeSignatureValid::assertion())
-    }
-
-    fn verify_tls13_signature(
-        &self,
-        _: &[u8],
-        _: &CertificateDer<'_>,
-        _: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        Ok(HandshakeSignatureValid::assertion())
-    }
-
-    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
-        vec![SignatureScheme::ECDSA_NISTP256_SHA256, SignatureScheme::ED25519]
-    }
-}
-
 /// A handshake as orchestrator offering only `version`; the negotiated version, or the error.
 async fn handshake(
     dir: &Path,
@@ -99,11 +59,12 @@ async fn handshake(
     let key = std::fs::read(dir.join("client.key")).unwrap();
     let svid = X509Svid::from_pem(&chain, &key).unwrap();
     let provider = Arc::new(rustls::crypto::ring::default_provider());
+    // Any server certificate: these handshakes test the server's version floor.
     let config = rustls::ClientConfig::builder_with_provider(provider)
         .with_protocol_versions(&[version])
         .unwrap()
         .dangerous()
-        .with_custom_certificate_verifier(Arc::new(AnyServer))
+        .with_custom_certificate_verifier(Arc::new(AcceptAnyServer))
         .with_client_auth_cert(svid.chain().to_vec(), svid.private_key())
         .unwrap();
     let tcp = tokio::net::TcpStream::connect(agent.local_addr()).await?;

@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use agentweave_identity::dev::{DevIssuer, DevIssuerConfig};
 use agentweave_identity::rustls_pki_types::{
-    CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer, ServerName, UnixTime,
+    CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer, ServerName,
 };
 use agentweave_identity::{IdentityProvider, SpiffeId, TrustDomain};
 use agentweave_transport::test_util::DevIdentity;
@@ -21,9 +21,8 @@ use http::{Request, Response};
 use http_body_util::{BodyExt, Full};
 use hyper::body::Incoming;
 use hyper_util::rt::TokioIo;
-use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
 use rustls::sign::CertifiedKey;
-use rustls::{DigitallySignedStruct, SignatureScheme, SupportedProtocolVersion};
+use rustls::{SignatureScheme, SupportedProtocolVersion};
 
 pub const SERVER: &str = "spiffe://example.org/agent/server";
 pub const CLIENT: &str = "spiffe://example.org/agent/client";
@@ -115,52 +114,7 @@ pub async fn start_server(
     (server.serve(service), hits)
 }
 
-/// A test-only server verifier that accepts anything, so that raw attack clients exercise only
-/// the server's verification.
-#[derive(Debug)]
-pub struct AcceptAnyServer;
-
-impl ServerCertVerifier for AcceptAnyServer {
-    fn verify_server_cert(
-        &self,
-        _: &CertificateDer<'_>,
-        _: &[CertificateDer<'_>],
-        _: &ServerName<'_>,
-        _: &[u8],
-        _: UnixTime,
-    ) -> Result<ServerCertVerified, rustls::Error> {
-        Ok(ServerCertVerified::assertion())
-    }
-    fn verify_tls12_signature(
-        &self,
-        m: &[u8],
-        c: &CertificateDer<'_>,
-        d: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        rustls::crypto::verify_tls12_signature(
-            m,
-            c,
-            d,
-            &ring_provider().signature_verification_algorithms,
-        )
-    }
-    fn verify_tls13_signature(
-        &self,
-        m: &[u8],
-        c: &CertificateDer<'_>,
-        d: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        rustls::crypto::verify_tls13_signature(
-            m,
-            c,
-            d,
-            &ring_provider().signature_verification_algorithms,
-        )
-    }
-    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
-        ring_provider().signature_verification_algorithms.supported_schemes()
-    }
-}
+pub use agentweave_transport::test_util::AcceptAnyServer;
 
 pub fn ring_provider() -> Arc<rustls::crypto::CryptoProvider> {
     Arc::new(rustls::crypto::ring::default_provider())
