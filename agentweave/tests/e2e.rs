@@ -1,17 +1,16 @@
 //! End to end over real sockets: dev identities, mTLS, inline Rego policy, the guard, A2A tasks.
 
 mod support;
-use support::{audit, id, issuer, policy};
+use support::{Fixture, audit, id, policy};
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use agentweave::agent::{
     AgentError, CallError, Capability, HandlerError, SecureAgent, agent_guard,
 };
 use agentweave_guard::{PayloadType, PipelineConfig};
-use agentweave_identity::dev::DevIssuer;
 use agentweave_identity::{IdentityProvider, SpiffeId};
 use agentweave_transport::test_util::DevIdentity;
 use agentweave_transport::{
@@ -34,21 +33,7 @@ const GRANTS: &str = r#"
   ["outbound", "orchestrator", "down",     "search.query"],
 "#;
 
-struct Fixture {
-    issuer: Arc<DevIssuer>,
-    dir: tempfile::TempDir,
-    handled: Arc<AtomicUsize>,
-}
-
 impl Fixture {
-    fn new() -> Self {
-        Self { issuer: issuer(), dir: tempfile::tempdir().unwrap(), handled: Arc::default() }
-    }
-
-    fn audit_path(&self) -> std::path::PathBuf {
-        self.dir.path().join("audit.jsonl")
-    }
-
     async fn payments(&self) -> SecureAgent {
         self.payments_at("127.0.0.1:0".parse().unwrap()).await
     }

@@ -2,10 +2,9 @@
 //! `SendStreamingMessage`) with dev identities, mTLS, inline Rego policy, the guard and audit.
 
 mod support;
-use support::{audit, id, issuer, policy};
+use support::{Fixture, audit, id, policy};
 
-use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use agentweave::agent::{
@@ -13,7 +12,6 @@ use agentweave::agent::{
 };
 use agentweave_a2a::types::{Part, TaskState};
 use agentweave_guard::{PayloadType, PipelineConfig};
-use agentweave_identity::dev::DevIssuer;
 use agentweave_transport::test_util::DevIdentity;
 use agentweave_transport::{BreakerConfig, Endpoint, TransportConfig};
 use futures::StreamExt as _;
@@ -31,26 +29,7 @@ const GRANTS: &str = r#"
   ["outbound", "orchestrator", "down",     "report.build"],
 "#;
 
-struct Fixture {
-    issuer: Arc<DevIssuer>,
-    dir: tempfile::TempDir,
-    handled: Arc<AtomicUsize>,
-}
-
 impl Fixture {
-    fn new() -> Self {
-        Self { issuer: issuer(), dir: tempfile::tempdir().unwrap(), handled: Arc::default() }
-    }
-
-    fn audit_path(&self) -> std::path::PathBuf {
-        self.dir.path().join("audit.jsonl")
-    }
-
-    fn audit_lines(&self) -> Vec<Value> {
-        let text = std::fs::read_to_string(self.audit_path()).unwrap_or_default();
-        text.lines().map(|l| serde_json::from_str(l).unwrap()).collect()
-    }
-
     /// `worker`: `report.build` reports progress twice and an artifact before its result;
     /// `report.fail` fails; `report.secret` is not granted inbound.
     async fn worker(&self) -> SecureAgent {

@@ -3,8 +3,9 @@
 //! uses a subset, hence the `dead_code` allowance.
 #![allow(dead_code)]
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::sync::atomic::AtomicUsize;
 
 use agentweave_authz::PolicyEnforcer;
 use agentweave_authz::audit::{AuditConfig, AuditLog, AuditSink};
@@ -58,4 +59,30 @@ pub(crate) fn policy(me: &SpiffeId, grants: &str) -> Arc<dyn PolicyEnforcer> {
 /// An audit log appending JSON lines to `path`.
 pub(crate) fn audit(path: &Path) -> AuditLog {
     AuditLog::start(AuditSink::File(path.to_path_buf()), AuditConfig::default()).unwrap()
+}
+
+/// What a test mesh shares: one dev issuer, a temporary folder holding the common audit file,
+/// and a count of handler runs (to show that a refused request never reached business code).
+/// Each test binary adds its own agent builders in an `impl Fixture` of its own.
+pub(crate) struct Fixture {
+    pub(crate) issuer: Arc<DevIssuer>,
+    pub(crate) dir: tempfile::TempDir,
+    pub(crate) handled: Arc<AtomicUsize>,
+}
+
+impl Fixture {
+    pub(crate) fn new() -> Self {
+        Self { issuer: issuer(), dir: tempfile::tempdir().unwrap(), handled: Arc::default() }
+    }
+
+    /// The audit file every agent of the mesh appends to.
+    pub(crate) fn audit_path(&self) -> PathBuf {
+        self.dir.path().join("audit.jsonl")
+    }
+
+    /// The audit file's records so far (none when it does not exist yet).
+    pub(crate) fn audit_lines(&self) -> Vec<serde_json::Value> {
+        let text = std::fs::read_to_string(self.audit_path()).unwrap_or_default();
+        text.lines().map(|l| serde_json::from_str(l).unwrap()).collect()
+    }
 }
