@@ -66,6 +66,14 @@ impl Fixture {
             .unwrap()
     }
 
+    /// Payments, and an orchestrator whose peer map points at it (default transport).
+    async fn payments_with_caller(&self) -> (SecureAgent, SecureAgent) {
+        let payments = self.payments().await;
+        let peers = [("payments", payments.endpoint().unwrap())];
+        let orchestrator = self.orchestrator(&peers, TransportConfig::default()).await;
+        (payments, orchestrator)
+    }
+
     async fn search(&self) -> SecureAgent {
         let me = id("search");
         let handled = self.handled.clone();
@@ -112,10 +120,7 @@ fn invoice(total: f64) -> Value {
 #[tokio::test]
 async fn allowed_call_is_guarded_attested_and_audited() {
     let f = Fixture::new();
-    let payments = f.payments().await;
-    let orchestrator = f
-        .orchestrator(&[("payments", payments.endpoint().unwrap())], TransportConfig::default())
-        .await;
+    let (payments, orchestrator) = f.payments_with_caller().await;
 
     let outcome = orchestrator.call(&id("payments"), "invoice.pay", invoice(300.0)).await.unwrap();
     assert_eq!(outcome.output["caller"], "spiffe://example.org/agent/orchestrator");
@@ -188,10 +193,7 @@ async fn a_restarted_peer_with_a_new_key_is_verified_after_one_card_refresh() {
 #[tokio::test]
 async fn guard_block_never_reaches_the_handler() {
     let f = Fixture::new();
-    let payments = f.payments().await;
-    let orchestrator = f
-        .orchestrator(&[("payments", payments.endpoint().unwrap())], TransportConfig::default())
-        .await;
+    let (payments, orchestrator) = f.payments_with_caller().await;
     let error =
         orchestrator.call(&id("payments"), "invoice.pay", invoice(999.99)).await.unwrap_err();
     let CallError::GuardBlocked { reason_code, verdict, .. } = error else { panic!("{error:?}") };
@@ -213,10 +215,7 @@ async fn guard_block_never_reaches_the_handler() {
 #[tokio::test]
 async fn outbound_denial_sends_nothing() {
     let f = Fixture::new();
-    let payments = f.payments().await;
-    let orchestrator = f
-        .orchestrator(&[("payments", payments.endpoint().unwrap())], TransportConfig::default())
-        .await;
+    let (payments, orchestrator) = f.payments_with_caller().await;
     let error =
         orchestrator.call(&id("payments"), "invoice.refund", invoice(300.0)).await.unwrap_err();
     assert!(
@@ -262,10 +261,7 @@ async fn rpc(transport: &MtlsTransport, peer: &Peer, method: &str, params: Value
 #[tokio::test]
 async fn tasks_are_visible_only_to_their_creator() {
     let f = Fixture::new();
-    let payments = f.payments().await;
-    let orchestrator = f
-        .orchestrator(&[("payments", payments.endpoint().unwrap())], TransportConfig::default())
-        .await;
+    let (payments, orchestrator) = f.payments_with_caller().await;
     let outcome = orchestrator.call(&id("payments"), "invoice.pay", invoice(300.0)).await.unwrap();
     let peer = Peer::new(payments.endpoint().unwrap(), ExpectedPeer::exact(id("payments")));
     let params = json!({"id": outcome.task_id});

@@ -32,7 +32,6 @@ use agentweave_a2a::types::{
     SendMessageRequest, StreamResponse, Task, TaskArtifactUpdateEvent, TaskStatus,
     TaskStatusUpdateEvent,
 };
-use agentweave_a2a::version::{PROTOCOL_VERSION, VERSION_HEADER};
 use agentweave_a2a::{A2aMethod, ErrorKind};
 use agentweave_identity::SpiffeId;
 use agentweave_transport::SendOptions;
@@ -44,10 +43,10 @@ use tracing::Instrument as _;
 use super::call::{CallOutcome, settle, transport_error};
 use super::error::CallError;
 use super::secure_agent::SecureAgent;
-use super::wire::request_message;
+use super::wire::{Accept, jsonrpc_request, request_message};
 use crate::ops::labels::outbound_index;
 use crate::ops::metrics::Metrics;
-use crate::ops::trace::{TRACEPARENT, TraceContext};
+use crate::ops::trace::TraceContext;
 
 /// How long a streamed call waits for the callee's next event before it fails with
 /// [`CallError::Timeout`]. A handler that works longer than this in silence should report
@@ -307,7 +306,6 @@ impl SecureAgent {
             &trace_id,
         )
         .await?;
-        let local = |detail: String| CallError::Local { target: target.clone(), detail };
         let params = SendMessageRequest {
             tenant: String::new(),
             message,
@@ -315,17 +313,14 @@ impl SecureAgent {
             metadata: None,
         };
         let id = uuid::Uuid::new_v4().as_u64_pair().0;
-        let body = serde_json::json!({
-            "jsonrpc": "2.0", "id": id, "method": method.as_str(), "params": params,
-        });
-        let body = serde_json::to_vec(&body).map_err(|e| local(e.to_string()))?;
-        let request = http::Request::post("/")
-            .header(http::header::CONTENT_TYPE, "application/json")
-            .header(http::header::ACCEPT, "text/event-stream")
-            .header(VERSION_HEADER, PROTOCOL_VERSION)
-            .header(TRACEPARENT, trace.traceparent())
-            .body(bytes::Bytes::from(body))
-            .map_err(|e| local(e.to_string()))?;
+        let request = jsonrpc_request(
+            method.as_str(),
+            &Value::from(id),
+            &params,
+            &trace.traceparent(),
+            Accept::EventStream,
+        )
+        .map_err(|detail| CallError::Local { target: target.clone(), detail })?;
         // Sent once, like a blocking send: it has side effects.
         let response = self
             .inner

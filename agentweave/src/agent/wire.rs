@@ -118,18 +118,9 @@ pub(crate) async fn send_message(
         configuration: Some(configuration),
         metadata: None,
     };
-    let params =
-        serde_json::to_value(&params).map_err(|e| ExchangeFault::Protocol(e.to_string()))?;
     let id = Value::String(uuid::Uuid::new_v4().to_string());
-    let body =
-        serde_json::json!({"jsonrpc": "2.0", "id": id, "method": "SendMessage", "params": params});
-    let body = serde_json::to_vec(&body).map_err(|e| ExchangeFault::Protocol(e.to_string()))?;
-    let request = http::Request::post("/")
-        .header(http::header::CONTENT_TYPE, "application/json")
-        .header(VERSION_HEADER, PROTOCOL_VERSION)
-        .header(crate::ops::trace::TRACEPARENT, traceparent)
-        .body(bytes::Bytes::from(body))
-        .map_err(|e| ExchangeFault::Protocol(e.to_string()))?;
+    let request = jsonrpc_request("SendMessage", &id, &params, traceparent, Accept::Json)
+        .map_err(ExchangeFault::Protocol)?;
     let response =
         transport.send(peer, request, options).await.map_err(ExchangeFault::Transport)?;
     let status = response.status();
@@ -144,6 +135,46 @@ pub(crate) async fn send_message(
         ExchangeFault::Protocol(format!("HTTP {status}: response is not JSON: {e}"))
     })?;
     decode_envelope(&id, envelope)
+}
+
+/// What the caller will read from the answer: one JSON document, or an SSE stream.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Accept {
+    Json,
+    EventStream,
+}
+
+/// The JSON-RPC request envelope, serialized in one pass (no intermediate `Value`).
+#[derive(Serialize)]
+struct Envelope<'a> {
+    jsonrpc: &'static str,
+    id: &'a Value,
+    method: &'a str,
+    params: &'a SendMessageRequest,
+}
+
+/// The HTTP request of an A2A JSON-RPC `method` call with `params`: the A2A version header and
+/// the caller's `traceparent`, posted to `/`. The error is the reason it could not be built.
+pub(crate) fn jsonrpc_request(
+    method: &str,
+    id: &Value,
+    params: &SendMessageRequest,
+    traceparent: &str,
+    accept: Accept,
+) -> Result<http::Request<bytes::Bytes>, String> {
+    let envelope = Envelope { jsonrpc: "2.0", id, method, params };
+    let body = serde_json::to_vec(&envelope).map_err(|e| e.to_string())?;
+    let accept = match accept {
+        Accept::Json => "application/json",
+        Accept::EventStream => "text/event-stream",
+    };
+    http::Request::post("/")
+        .header(http::header::CONTENT_TYPE, "application/json")
+        .header(http::header::ACCEPT, accept)
+        .header(VERSION_HEADER, PROTOCOL_VERSION)
+        .header(crate::ops::trace::TRACEPARENT, traceparent)
+        .body(bytes::Bytes::from(body))
+        .map_err(|e| e.to_string())
 }
 
 fn decode_envelope(id: &Value, envelope: Value) -> Result<Exchange, ExchangeFault> {
