@@ -55,6 +55,16 @@ async fn handshake(
     agent: &SecureAgent,
     version: &'static rustls::SupportedProtocolVersion,
 ) -> Result<ProtocolVersion, std::io::Error> {
+    served(dir, agent, version).await.map(|(version, _)| version)
+}
+
+/// A handshake as orchestrator offering only `version`: the negotiated version and the leaf
+/// certificate the agent presented.
+async fn served(
+    dir: &Path,
+    agent: &SecureAgent,
+    version: &'static rustls::SupportedProtocolVersion,
+) -> Result<(ProtocolVersion, Vec<u8>), std::io::Error> {
     let chain = std::fs::read(dir.join("client.pem")).unwrap();
     let key = std::fs::read(dir.join("client.key")).unwrap();
     let svid = X509Svid::from_pem(&chain, &key).unwrap();
@@ -70,7 +80,9 @@ async fn handshake(
     let tcp = tokio::net::TcpStream::connect(agent.local_addr()).await?;
     let name = ServerName::try_from("payments.example.org").unwrap();
     let tls = tokio_rustls::TlsConnector::from(Arc::new(config)).connect(name, tcp).await?;
-    Ok(tls.get_ref().1.protocol_version().unwrap())
+    let session = tls.get_ref().1;
+    let leaf = session.peer_certificates().unwrap()[0].to_vec();
+    Ok((session.protocol_version().unwrap(), leaf))
 }
 
 #[tokio::test]
@@ -79,10 +91,13 @@ async fn static_pem_files_give_the_agent_its_identity() {
     let agent = start(&static_config(dir.path(), "")).await;
     assert_eq!(agent.spiffe_id(), &id("payments"));
     assert_eq!(agent.card().spiffe_id(), Some("spiffe://example.org/agent/payments"));
-    // The served certificate is the one in the files: a client trusting that issuer completes
-    // the handshake (TLS 1.3, the default floor).
-    let version = handshake(dir.path(), &agent, &rustls::version::TLS13).await.unwrap();
+    // The served certificate is the leaf of the files (TLS 1.3, the default floor).
+    let (version, leaf) = served(dir.path(), &agent, &rustls::version::TLS13).await.unwrap();
     assert_eq!(version, ProtocolVersion::TLSv1_3);
+    let chain = std::fs::read(dir.path().join("svid.pem")).unwrap();
+    let key = std::fs::read(dir.path().join("svid.key")).unwrap();
+    let files = X509Svid::from_pem(&chain, &key).unwrap();
+    assert_eq!(leaf, files.leaf().to_vec(), "the agent serves the SVID from its files");
     agent.stop().await;
 }
 
