@@ -338,6 +338,29 @@ fn write_retrying(
     }
 }
 
+/// The lines queued for one write, and how many there are: they are booked as written only once
+/// the write is done, so the counter never runs ahead of the sink.
+struct Batch {
+    bytes: Vec<u8>,
+    lines: u64,
+}
+
+impl Batch {
+    fn push(&mut self, line: &str) {
+        self.bytes.extend_from_slice(line.as_bytes());
+        self.bytes.push(b'\n');
+        self.lines += 1;
+    }
+
+    /// Writes the batch (flushing the sink too when `flush`), books its lines and empties it.
+    fn write_out(&mut self, writer: &mut dyn Write, flush: bool, counters: &Counters, label: &str) {
+        write_retrying(writer, &self.bytes, flush, counters, label);
+        counters.written.fetch_add(self.lines, Ordering::Relaxed);
+        self.bytes.clear();
+        self.lines = 0;
+    }
+}
+
 fn write_loop(
     mut receiver: mpsc::Receiver<Message>,
     mut writer: Box<dyn Write + Send>,
@@ -351,8 +374,7 @@ fn write_loop(
     let window =
         if policy == FlushPolicy::EveryRecord { Duration::ZERO } else { config.batch_window };
     const BATCH_BYTES: usize = 64 * 1024;
-    let mut buffer: Vec<u8> = Vec::with_capacity(BATCH_BYTES * 2);
-    let mut pending_lines: u64 = 0;
+    let mut batch = Batch { bytes: Vec::with_capacity(BATCH_BYTES * 2), lines: 0 };
     let mut unflushed_since: Option<Instant> = None;
     let mut waiters: Vec<oneshot::Sender<()>> = Vec::new();
     loop {
@@ -389,15 +411,10 @@ fn write_loop(
         while let Some(message) = next.take() {
             match message {
                 Message::Line(line) => {
-                    buffer.extend_from_slice(line.as_bytes());
-                    buffer.push(b'\n');
-                    pending_lines += 1;
+                    batch.push(&line);
                     let every_record = policy == FlushPolicy::EveryRecord;
-                    if every_record || buffer.len() >= BATCH_BYTES {
-                        write_retrying(writer.as_mut(), &buffer, every_record, counters, label);
-                        counters.written.fetch_add(pending_lines, Ordering::Relaxed);
-                        buffer.clear();
-                        pending_lines = 0;
+                    if every_record || batch.bytes.len() >= BATCH_BYTES {
+                        batch.write_out(writer.as_mut(), every_record, counters, label);
                         if !every_record {
                             unflushed_since.get_or_insert_with(Instant::now);
                         }
@@ -408,11 +425,8 @@ fn write_loop(
             next = receiver.try_recv().ok();
         }
         // The queue is empty: write the rest of the batch.
-        if !buffer.is_empty() {
-            write_retrying(writer.as_mut(), &buffer, false, counters, label);
-            counters.written.fetch_add(pending_lines, Ordering::Relaxed);
-            buffer.clear();
-            pending_lines = 0;
+        if !batch.bytes.is_empty() {
+            batch.write_out(writer.as_mut(), false, counters, label);
             unflushed_since.get_or_insert_with(Instant::now);
         }
         let due = match policy {
