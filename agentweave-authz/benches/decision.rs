@@ -231,6 +231,44 @@ fn latency(c: &mut Criterion) {
         cached.decide_now(&input);
         b.iter(|| cached.decide_now(&input));
     });
+    // What an agent's sends look like: the same caller, callee and action, a new message ID
+    // every call. The starter modules never read the message ID, so the cache (keyed on the
+    // fields the policy reads) serves these; keyed on the whole input, every one would miss.
+    let mut message = 0u64;
+    let mut fresh_message = |message_id: &mut String| {
+        message += 1;
+        message_id.clear();
+        std::fmt::Write::write_fmt(message_id, format_args!("m-{message}"))
+            .unwrap_or_else(|e| panic!("{e}"));
+    };
+    let mut message_id = String::new();
+    group.bench_function("baseline_new_message_id_input_only", |b| {
+        b.iter(|| {
+            fresh_message(&mut message_id);
+            let context = AuthzContext::for_method("SendMessage").with_message_id(&message_id);
+            PolicyInput::new(
+                Direction::Inbound,
+                id("spiffe://corp.example/agent/search"),
+                id("spiffe://corp.example/agent/index"),
+                "search.query",
+                context,
+            )
+        })
+    });
+    group.bench_function("rego_enforcer_cache_new_message_id_each_call", |b| {
+        b.iter(|| {
+            fresh_message(&mut message_id);
+            let context = AuthzContext::for_method("SendMessage").with_message_id(&message_id);
+            let input = PolicyInput::new(
+                Direction::Inbound,
+                id("spiffe://corp.example/agent/search"),
+                id("spiffe://corp.example/agent/index"),
+                "search.query",
+                context,
+            );
+            cached.decide_now(&input)
+        })
+    });
     group.finish();
 }
 

@@ -1,8 +1,11 @@
-//! A bounded decision cache with a time to live, keyed by the full policy input.
+//! A bounded decision cache with a time to live, keyed by the policy input's fields that the
+//! policy version can read (all of them for OPA, whose policy the SDK does not see; see
+//! `rego::reads` for the in-process enforcer). The trace ID is never part of the key.
 //!
 //! Sharded so concurrent checks rarely contend on one lock; each shard is a plain map whose
-//! entries hold the whole input (compared on a hit, so a hash collision is a miss, never a wrong
-//! decision) and the policy version that produced them (a hit under another version is a miss).
+//! entries hold the input (its keyed fields compared on a hit, so a hash collision is a miss,
+//! never a wrong decision) and the policy version that produced them (a hit under another
+//! version is a miss; the fields keyed belong to the version, so they agree within a version).
 
 use std::collections::HashMap;
 use std::hash::{BuildHasher, Hasher, RandomState};
@@ -10,6 +13,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use crate::input::PolicyInput;
+use crate::input_mask::InputMask;
 
 const SHARDS: usize = 16;
 
@@ -78,9 +82,9 @@ impl DecisionCache {
         Self { shards, per_shard, ttl: config.ttl, hasher: RandomState::new() }
     }
 
-    fn key(&self, input: &PolicyInput) -> u64 {
+    fn key(&self, input: &PolicyInput, mask: &InputMask) -> u64 {
         let mut hasher = self.hasher.build_hasher();
-        input.hash_policy_view(&mut hasher);
+        input.hash_view(mask, &mut hasher);
         hasher.finish()
     }
 
@@ -89,16 +93,22 @@ impl DecisionCache {
         self.shards.get((key % SHARDS as u64) as usize)
     }
 
-    /// The cached decision for `input` under policy `version`, if fresh.
-    pub(crate) fn get(&self, input: &PolicyInput, version: u64) -> Option<Cached> {
-        let key = self.key(input);
+    /// The cached decision for `input` under policy `version` (which reads the fields in
+    /// `mask`), if fresh.
+    pub(crate) fn get(
+        &self,
+        input: &PolicyInput,
+        version: u64,
+        mask: &InputMask,
+    ) -> Option<Cached> {
+        let key = self.key(input, mask);
         let shard = self.shard(key)?;
         // A poisoned shard (a panic while holding it) is treated as a miss: correctness over speed.
         let map = shard.lock().ok()?;
         let entry = map.get(&key)?;
         if entry.version == version
             && entry.expires > Instant::now()
-            && entry.input.eq_policy_view(input)
+            && entry.input.eq_view(input, mask)
         {
             Some(entry.value.clone())
         } else {
@@ -108,8 +118,14 @@ impl DecisionCache {
 
     /// Remembers a decision. Bounded: when a shard is full, expired and stale entries go first,
     /// then an arbitrary eighth of the shard (amortised O(1) per insert).
-    pub(crate) fn insert(&self, input: &PolicyInput, version: u64, value: Cached) {
-        let key = self.key(input);
+    pub(crate) fn insert(
+        &self,
+        input: &PolicyInput,
+        version: u64,
+        mask: &InputMask,
+        value: Cached,
+    ) {
+        let key = self.key(input, mask);
         let Some(shard) = self.shard(key) else { return };
         let Ok(mut map) = shard.lock() else { return };
         let now = Instant::now();
@@ -149,6 +165,8 @@ mod tests {
     use crate::input::{AuthzContext, Direction};
     use agentweave_identity::SpiffeId;
 
+    const ALL: InputMask = InputMask::ALL;
+
     fn input(action: &str) -> PolicyInput {
         PolicyInput::new(
             Direction::Inbound,
@@ -166,32 +184,32 @@ mod tests {
     #[test]
     fn hit_miss_version_and_expiry() {
         let cache = DecisionCache::new(CacheConfig { capacity: 100, ttl: Duration::from_secs(60) });
-        cache.insert(&input("a"), 1, value(true));
-        assert!(cache.get(&input("a"), 1).is_some_and(|c| c.allowed));
-        assert!(cache.get(&input("b"), 1).is_none(), "other input");
-        assert!(cache.get(&input("a"), 2).is_none(), "other policy version");
+        cache.insert(&input("a"), 1, &ALL, value(true));
+        assert!(cache.get(&input("a"), 1, &ALL).is_some_and(|c| c.allowed));
+        assert!(cache.get(&input("b"), 1, &ALL).is_none(), "other input");
+        assert!(cache.get(&input("a"), 2, &ALL).is_none(), "other policy version");
         let mut traced = input("a");
         traced.context_mut().trace_id = Some("t".into());
-        assert!(cache.get(&traced, 1).is_some(), "trace id is not part of the key");
+        assert!(cache.get(&traced, 1, &ALL).is_some(), "trace id is not part of the key");
         cache.clear();
-        assert!(cache.get(&input("a"), 1).is_none());
+        assert!(cache.get(&input("a"), 1, &ALL).is_none());
 
         let short = DecisionCache::new(CacheConfig { capacity: 10, ttl: Duration::from_millis(1) });
-        short.insert(&input("a"), 1, value(true));
+        short.insert(&input("a"), 1, &ALL, value(true));
         std::thread::sleep(Duration::from_millis(5));
-        assert!(short.get(&input("a"), 1).is_none(), "expired");
+        assert!(short.get(&input("a"), 1, &ALL).is_none(), "expired");
     }
 
     #[test]
     fn stays_bounded() {
         let cache = DecisionCache::new(CacheConfig { capacity: 64, ttl: Duration::from_secs(60) });
         for i in 0..10_000 {
-            cache.insert(&input(&format!("action-{i}")), 1, value(i % 2 == 0));
+            cache.insert(&input(&format!("action-{i}")), 1, &ALL, value(i % 2 == 0));
         }
         assert!(cache.len() <= 64, "{}", cache.len());
         // Whatever survived is still correct.
         for i in 0..10_000 {
-            if let Some(hit) = cache.get(&input(&format!("action-{i}")), 1) {
+            if let Some(hit) = cache.get(&input(&format!("action-{i}")), 1, &ALL) {
                 assert_eq!(hit.allowed, i % 2 == 0);
             }
         }

@@ -8,6 +8,8 @@ use agentweave_identity::SpiffeId;
 use serde::ser::SerializeMap;
 use serde::{Deserialize, Serialize};
 
+use crate::input_mask::{CONTEXT_NAMED, ExtraKeys, Field, InputMask};
+
 /// Which side of a call is being decided.
 #[non_exhaustive]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -100,24 +102,6 @@ impl AuthzContext {
         self.extra.insert(key.to_owned(), value.to_owned());
         self
     }
-
-    /// Hashes everything policy sees (all but `trace_id`).
-    fn hash_policy_view<H: Hasher>(&self, state: &mut H) {
-        self.a2a_method.hash(state);
-        self.capability.hash(state);
-        self.task_id.hash(state);
-        self.message_id.hash(state);
-        self.extra.hash(state);
-    }
-
-    /// Equality of everything policy sees (all but `trace_id`).
-    fn eq_policy_view(&self, other: &Self) -> bool {
-        self.a2a_method == other.a2a_method
-            && self.capability == other.capability
-            && self.task_id == other.task_id
-            && self.message_id == other.message_id
-            && self.extra == other.extra
-    }
 }
 
 impl Serialize for AuthzContext {
@@ -206,56 +190,71 @@ impl PolicyInput {
         })
     }
 
-    /// The input as a regorus value, built directly (no JSON text round trip on the hot path).
+    /// The input as a regorus value, built directly (no JSON text round trip on the hot path),
+    /// with only the fields in `mask`: those the policy version can read (a field it cannot
+    /// read changes no decision, and building it costs time on every decision).
     ///
     /// The field names and direction strings are this thread's shared values ([`RegoKeys`]):
-    /// cloning them is a reference count increment where `Value::from(&str)` allocates, and a
-    /// decision builds nine keys. Only the caller's own strings (IDs, action, context) are
-    /// allocated per call.
-    pub(crate) fn to_rego_value(&self) -> regorus::Value {
+    /// cloning them is a reference count increment where `Value::from(&str)` allocates. Only the
+    /// caller's own strings (IDs, action, context) are allocated per call.
+    pub(crate) fn to_rego_value(&self, mask: &InputMask) -> regorus::Value {
         use regorus::Value;
         REGO_KEYS.with(|keys| {
-            let mut context = Value::new_object();
-            if let Ok(object) = context.as_object_mut() {
-                let named = [
-                    (&keys.a2a_method, &self.context.a2a_method),
-                    (&keys.capability, &self.context.capability),
-                    (&keys.task_id, &self.context.task_id),
-                    (&keys.message_id, &self.context.message_id),
-                ];
-                for (key, value) in named {
-                    if let Some(value) = value {
-                        object.insert(key.clone(), Value::from(value.as_str()));
-                    }
-                }
-                for (key, value) in &self.context.extra {
-                    let key = Value::from(key.as_str());
-                    if object.get(&key).is_none() {
-                        object.insert(key, Value::from(value.as_str()));
-                    }
-                }
-            }
+            let mut input = Value::new_object();
+            let Ok(object) = input.as_object_mut() else { return input };
             let direction = match self.direction {
                 Direction::Inbound => &keys.inbound,
                 Direction::Outbound => &keys.outbound,
             };
-            let mut input = Value::new_object();
-            if let Ok(object) = input.as_object_mut() {
-                let fields = [
-                    (&keys.direction, direction.clone()),
-                    (&keys.caller_spiffe_id, Value::from(self.caller.as_str())),
-                    (&keys.callee_spiffe_id, Value::from(self.callee.as_str())),
-                    (&keys.caller_trust_domain, Value::from(self.caller.trust_domain_name())),
-                    (&keys.callee_trust_domain, Value::from(self.callee.trust_domain_name())),
-                    (&keys.action, Value::from(self.action.as_str())),
-                    (&keys.context, context),
-                ];
-                for (key, value) in fields {
-                    object.insert(key.clone(), value);
+            let caller = &self.caller;
+            let callee = &self.callee;
+            let strings = [
+                (Field::CallerSpiffeId, &keys.caller_spiffe_id, caller.as_str()),
+                (Field::CalleeSpiffeId, &keys.callee_spiffe_id, callee.as_str()),
+                (Field::CallerTrustDomain, &keys.caller_trust_domain, caller.trust_domain_name()),
+                (Field::CalleeTrustDomain, &keys.callee_trust_domain, callee.trust_domain_name()),
+                (Field::Action, &keys.action, self.action.as_str()),
+            ];
+            if mask.has(Field::Direction) {
+                object.insert(keys.direction.clone(), direction.clone());
+            }
+            for (field, key, value) in strings {
+                if mask.has(field) {
+                    object.insert(key.clone(), Value::from(value));
                 }
+            }
+            if mask.reads_context() {
+                object.insert(keys.context.clone(), self.context_value(keys, mask));
             }
             input
         })
+    }
+
+    /// The `context` object with the fields in `mask`.
+    fn context_value(&self, keys: &RegoKeys, mask: &InputMask) -> regorus::Value {
+        use regorus::Value;
+        let mut context = Value::new_object();
+        let Ok(object) = context.as_object_mut() else { return context };
+        let named = [
+            (Field::A2aMethod, &keys.a2a_method, &self.context.a2a_method),
+            (Field::Capability, &keys.capability, &self.context.capability),
+            (Field::TaskId, &keys.task_id, &self.context.task_id),
+            (Field::MessageId, &keys.message_id, &self.context.message_id),
+        ];
+        for (field, key, value) in named {
+            if let Some(value) = value
+                && mask.has(field)
+            {
+                object.insert(key.clone(), Value::from(value.as_str()));
+            }
+        }
+        for (key, value) in &self.context.extra {
+            // A key named like an SDK field never overrides it, masked out or not.
+            if mask.extra().has(key) && !CONTEXT_NAMED.iter().any(|(name, _)| name == key) {
+                object.insert(Value::from(key.as_str()), Value::from(value.as_str()));
+            }
+        }
+        context
     }
 
     /// Drops the trace ID (what the cache stores: it is no part of the key).
@@ -268,22 +267,62 @@ impl PolicyInput {
         &mut self.context
     }
 
-    /// Hash of everything policy sees: the decision cache key.
-    pub(crate) fn hash_policy_view<H: Hasher>(&self, state: &mut H) {
-        self.direction.hash(state);
-        self.caller.hash(state);
-        self.callee.hash(state);
-        self.action.hash(state);
-        self.context.hash_policy_view(state);
+    /// Hash of the fields in `mask`: the decision cache key (the trace ID is never part of it).
+    pub(crate) fn hash_view<H: Hasher>(&self, mask: &InputMask, state: &mut H) {
+        for (field, value) in self.masked_strings(mask) {
+            (field as u16).hash(state);
+            value.hash(state);
+        }
+        if mask.has(Field::Direction) {
+            self.direction.hash(state);
+        }
+        match mask.extra() {
+            ExtraKeys::None => {}
+            ExtraKeys::All => self.context.extra.hash(state),
+            ExtraKeys::Only(keys) => {
+                for key in keys {
+                    self.context.extra.get(key).hash(state);
+                }
+            }
+        }
     }
 
-    /// Equality of everything policy sees: confirms a cache hit is not a hash collision.
-    pub(crate) fn eq_policy_view(&self, other: &Self) -> bool {
-        self.direction == other.direction
-            && self.caller == other.caller
-            && self.callee == other.callee
-            && self.action == other.action
-            && self.context.eq_policy_view(&other.context)
+    /// Equality of the fields in `mask`: confirms a cache hit is not a hash collision.
+    pub(crate) fn eq_view(&self, other: &Self, mask: &InputMask) -> bool {
+        let extra_equal = match mask.extra() {
+            ExtraKeys::None => true,
+            ExtraKeys::All => self.context.extra == other.context.extra,
+            ExtraKeys::Only(keys) => {
+                keys.iter().all(|key| self.context.extra.get(key) == other.context.extra.get(key))
+            }
+        };
+        extra_equal
+            && (!mask.has(Field::Direction) || self.direction == other.direction)
+            && self.masked_strings(mask).eq(other.masked_strings(mask))
+    }
+
+    /// The string fields in `mask`, in a fixed order (absent context fields as `None`). A trust
+    /// domain is compared on its own only when its ID is not in the mask (the ID determines it).
+    fn masked_strings<'a>(
+        &'a self,
+        mask: &'a InputMask,
+    ) -> impl Iterator<Item = (Field, Option<&'a str>)> + 'a {
+        let caller_td = !mask.has(Field::CallerSpiffeId) && mask.has(Field::CallerTrustDomain);
+        let callee_td = !mask.has(Field::CalleeSpiffeId) && mask.has(Field::CalleeTrustDomain);
+        let context = &self.context;
+        [
+            (Field::CallerSpiffeId, Some(self.caller.as_str())),
+            (Field::CalleeSpiffeId, Some(self.callee.as_str())),
+            (Field::Action, Some(self.action.as_str())),
+            (Field::A2aMethod, context.a2a_method.as_deref()),
+            (Field::Capability, context.capability.as_deref()),
+            (Field::TaskId, context.task_id.as_deref()),
+            (Field::MessageId, context.message_id.as_deref()),
+        ]
+        .into_iter()
+        .filter(|(field, _)| mask.has(*field))
+        .chain(caller_td.then(|| (Field::CallerTrustDomain, Some(self.caller.trust_domain_name()))))
+        .chain(callee_td.then(|| (Field::CalleeTrustDomain, Some(self.callee.trust_domain_name()))))
     }
 }
 
@@ -378,7 +417,7 @@ mod tests {
         let input = sample();
         assert_eq!(input.to_json(), expected);
         assert_eq!(serde_json::to_value(&input).unwrap(), expected);
-        let rego = input.to_rego_value();
+        let rego = input.to_rego_value(&InputMask::ALL);
         assert_eq!(rego, regorus::Value::from(expected));
     }
 
@@ -387,22 +426,121 @@ mod tests {
         let json = sample().to_json();
         assert_eq!(json["context"]["capability"], "search.query");
         assert!(json["context"].get("trace_id").is_none());
-        let rego = sample().to_rego_value();
+        let rego = sample().to_rego_value(&InputMask::ALL);
         let text = rego.to_json_str().unwrap();
         assert!(!text.contains("forged") && !text.contains("trace-1"), "{text}");
     }
 
+    fn mask(paths: &[&str]) -> InputMask {
+        let paths: Vec<Vec<String>> =
+            paths.iter().map(|p| p.split('.').map(str::to_owned).collect()).collect();
+        InputMask::from_paths(paths.iter().map(Vec::as_slice))
+    }
+
+    fn hash(input: &PolicyInput, mask: &InputMask) -> u64 {
+        let mut hasher = std::hash::DefaultHasher::new();
+        input.hash_view(mask, &mut hasher);
+        hasher.finish()
+    }
+
     #[test]
-    fn policy_view_ignores_only_the_trace_id() {
+    fn the_full_view_ignores_only_the_trace_id() {
+        let all = InputMask::ALL;
         let a = sample();
         let mut b = sample();
         b.context.trace_id = Some("other".into());
-        assert!(a.eq_policy_view(&b));
+        assert!(a.eq_view(&b, &all) && hash(&a, &all) == hash(&b, &all));
         let mut c = sample();
         c.context.task_id = Some("t".into());
-        assert!(!a.eq_policy_view(&c));
+        assert!(!a.eq_view(&c, &all));
         let mut d = sample();
         d.direction = Direction::Outbound;
-        assert!(!a.eq_policy_view(&d));
+        assert!(!a.eq_view(&d, &all));
+        let mut e = sample();
+        e.context.extra.insert("region".into(), "eu".into());
+        assert!(!a.eq_view(&e, &all));
+    }
+
+    #[test]
+    fn a_masked_input_has_exactly_the_masked_fields() {
+        let cases: &[(&[&str], serde_json::Value)] = &[
+            (&["action"], serde_json::json!({"action": "search.query"})),
+            (
+                &["direction", "caller_trust_domain", "callee_spiffe_id"],
+                serde_json::json!({"direction": "inbound", "caller_trust_domain": "a.org",
+                                   "callee_spiffe_id": "spiffe://b.org/agent/y/prod"}),
+            ),
+            (
+                &["context.capability", "context.task_id"],
+                serde_json::json!({"context": {"capability": "search.query"}}),
+            ),
+            // The extra key named like an SDK field stays out although `capability` is masked
+            // out: it could otherwise stand in for the real one.
+            (
+                &["context.tenant", "context.capability_x"],
+                serde_json::json!({"context": {"tenant": "acme"}}),
+            ),
+            (&["unknown"], serde_json::json!({})),
+        ];
+        for (paths, expected) in cases {
+            let rego = sample().to_rego_value(&mask(paths));
+            assert_eq!(rego, regorus::Value::from(expected.clone()), "{paths:?}");
+        }
+        let mut forged = sample();
+        forged.context.capability = None;
+        let rego = forged.to_rego_value(&mask(&["context"]));
+        assert!(
+            !rego.to_json_str().unwrap().contains("forged"),
+            "an extra key never names an SDK field"
+        );
+    }
+
+    #[test]
+    fn a_masked_view_differs_exactly_when_a_masked_field_differs() {
+        let m = mask(&["action", "caller_trust_domain", "context.capability", "context.tenant"]);
+        let base = sample();
+        // (what changes, the change, whether the masked view must differ)
+        type Change = (&'static str, fn(&mut PolicyInput), bool);
+        let changes: &[Change] = &[
+            ("message id", |i| i.context.message_id = Some("m-2".into()), false),
+            ("task id", |i| i.context.task_id = Some("t-9".into()), false),
+            (
+                "other extra key",
+                |i| {
+                    i.context.extra.insert("region".into(), "eu".into());
+                },
+                false,
+            ),
+            ("direction", |i| i.direction = Direction::Outbound, false),
+            ("callee", |i| i.callee = SpiffeId::parse("spiffe://b.org/agent/z").unwrap(), false),
+            (
+                "caller in the same trust domain",
+                |i| i.caller = SpiffeId::parse("spiffe://a.org/agent/w").unwrap(),
+                false,
+            ),
+            (
+                "caller in another trust domain",
+                |i| i.caller = SpiffeId::parse("spiffe://c.org/agent/x").unwrap(),
+                true,
+            ),
+            ("action", |i| i.action = "search.other".into(), true),
+            ("capability", |i| i.context.capability = Some("other".into()), true),
+            ("capability removed", |i| i.context.capability = None, true),
+            (
+                "masked extra key",
+                |i| {
+                    i.context.extra.insert("tenant".into(), "other".into());
+                },
+                true,
+            ),
+        ];
+        for (name, change, differs) in changes {
+            let mut other = sample();
+            change(&mut other);
+            assert_eq!(!base.eq_view(&other, &m), *differs, "{name}");
+            if !differs {
+                assert_eq!(hash(&base, &m), hash(&other, &m), "{name}: equal views hash alike");
+            }
+        }
     }
 }

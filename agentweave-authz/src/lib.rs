@@ -36,6 +36,7 @@ mod decision;
 mod enforcer;
 mod error;
 mod input;
+mod input_mask;
 pub mod opa;
 pub mod rego;
 pub mod starter;

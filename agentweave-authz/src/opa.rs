@@ -23,6 +23,7 @@ use crate::decision::{AuditId, AuthzDecision, DecisionSource, interpret_json};
 use crate::enforcer::{DecisionFuture, PolicyEnforcer};
 use crate::error::AuthzError;
 use crate::input::PolicyInput;
+use crate::input_mask::InputMask;
 
 /// The default decision path (`data.agentweave.authz.decision`, as a REST path).
 pub const DEFAULT_PATH: &str = "agentweave/authz/decision";
@@ -298,7 +299,7 @@ impl PolicyEnforcer for OpaHttpEnforcer {
     fn decide<'a>(&'a self, input: &'a PolicyInput) -> DecisionFuture<'a> {
         Box::pin(async move {
             if let Some(cache) = &self.cache
-                && let Some(hit) = cache.get(input, 0)
+                && let Some(hit) = cache.get(input, 0, &InputMask::ALL)
             {
                 self.cache_hits.fetch_add(1, Ordering::Relaxed);
                 return AuthzDecision {
@@ -330,7 +331,7 @@ impl PolicyEnforcer for OpaHttpEnforcer {
                             reason: reason.clone(),
                             policy_id: self.policy_id.clone(),
                         };
-                        cache.insert(input, 0, cached);
+                        cache.insert(input, 0, &InputMask::ALL, cached);
                     }
                     AuthzDecision {
                         allowed,

@@ -10,7 +10,10 @@
 mod backend;
 #[cfg(test)]
 mod backend_tests;
+#[cfg(test)]
+mod masked_input_tests;
 mod policy_set;
+mod reads;
 #[cfg(test)]
 mod starter_equivalence_tests;
 mod watch;
@@ -27,6 +30,7 @@ pub use backend::Backend;
 pub use policy_set::{
     DEFAULT_ENTRYPOINT, DEFAULT_EVAL_TIME_LIMIT, DataSource, Evaluator, PolicySet, PolicySource,
 };
+pub use reads::InputFields;
 pub use watch::WatchHandle;
 
 use crate::cache::{CacheConfig, Cached, DecisionCache};
@@ -143,6 +147,11 @@ pub struct RegoStatus {
     pub cache_hits: u64,
     /// Decisions evaluated.
     pub evaluations: u64,
+    /// The input fields the version in force can read: what regorus is given and the cache
+    /// keys on (so a field outside it never makes a miss).
+    pub input_fields: InputFields,
+    /// Why the version in force is never served from the cache, when it is not.
+    pub uncacheable: Option<String>,
 }
 
 #[derive(Debug)]
@@ -191,8 +200,10 @@ impl RegoEnforcer {
             policy_id = %set.policy_id,
             entrypoint = %set.entrypoint,
             backend = ?set.backend(),
+            input_fields = ?set.reads.fields,
             "Rego policy loaded"
         );
+        warn_if_uncacheable(config.cache.is_some(), &set);
         Ok(Self {
             inner: Arc::new(Inner {
                 uid: UID.fetch_add(1, Ordering::Relaxed),
@@ -236,6 +247,7 @@ impl RegoEnforcer {
             }
             Ok(Some(set)) => {
                 let policy_id = set.policy_id.to_string();
+                warn_if_uncacheable(inner.cache.is_some(), &set);
                 inner.current.store(Arc::new(set));
                 if let Some(cache) = &inner.cache {
                     cache.clear();
@@ -280,14 +292,17 @@ impl RegoEnforcer {
     pub fn status(&self) -> RegoStatus {
         let inner = &self.inner;
         let last_reload_error = inner.reload_lock.lock().unwrap_or_else(|p| p.into_inner()).clone();
+        let set = inner.current.load();
         RegoStatus {
-            policy_id: self.policy_id(),
+            policy_id: set.policy_id.to_string(),
             reloads: inner.reloads.load(Ordering::Relaxed),
             failed_reloads: inner.failed_reloads.load(Ordering::Relaxed),
             last_reload_error,
             faults: inner.faults.load(Ordering::Relaxed),
             cache_hits: inner.cache_hits.load(Ordering::Relaxed),
             evaluations: inner.evaluations.load(Ordering::Relaxed),
+            input_fields: set.reads.fields.clone(),
+            uncacheable: set.reads.uncacheable.clone(),
         }
     }
 
@@ -295,8 +310,12 @@ impl RegoEnforcer {
     pub fn decide_now(&self, input: &PolicyInput) -> AuthzDecision {
         let inner = &self.inner;
         let set = inner.current.load();
-        if let Some(cache) = &inner.cache
-            && let Some(hit) = cache.get(input, set.version)
+        // The fields this version can read, and whether it may be cached, belong to the version:
+        // loaded together, they can never describe another version than the one evaluated.
+        let mask = &set.reads.mask;
+        let cache = inner.cache.as_ref().filter(|_| set.reads.uncacheable.is_none());
+        if let Some(cache) = cache
+            && let Some(hit) = cache.get(input, set.version, mask)
         {
             inner.cache_hits.fetch_add(1, Ordering::Relaxed);
             return AuthzDecision {
@@ -309,7 +328,7 @@ impl RegoEnforcer {
         }
         inner.evaluations.fetch_add(1, Ordering::Relaxed);
         let result = with_prepared(inner.uid, &set, |prepared| {
-            prepared.evaluate(input.to_rego_value(), &set.entrypoint)
+            prepared.evaluate(input.to_rego_value(mask), &set.entrypoint)
         });
         let outcome = match result {
             Ok(value) => interpret_rego(&value)
@@ -318,13 +337,13 @@ impl RegoEnforcer {
         };
         match outcome {
             Ok((allowed, reason)) => {
-                if let Some(cache) = &inner.cache {
+                if let Some(cache) = cache {
                     let cached = Cached {
                         allowed,
                         reason: reason.clone(),
                         policy_id: set.policy_id.clone(),
                     };
-                    cache.insert(input, set.version, cached);
+                    cache.insert(input, set.version, mask, cached);
                 }
                 AuthzDecision {
                     allowed,
@@ -350,6 +369,17 @@ impl PolicyEnforcer for RegoEnforcer {
 
     fn decide<'a>(&'a self, input: &'a PolicyInput) -> DecisionFuture<'a> {
         Box::pin(std::future::ready(self.decide_now(input)))
+    }
+}
+
+/// Says once per loaded version why a configured cache will not serve it.
+fn warn_if_uncacheable(cache_configured: bool, set: &PolicySet) {
+    if let Some(reason) = set.reads.uncacheable.as_deref().filter(|_| cache_configured) {
+        tracing::warn!(
+            policy_id = %set.policy_id,
+            reason,
+            "decision cache configured but not used for this policy version"
+        );
     }
 }
 

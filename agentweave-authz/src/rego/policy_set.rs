@@ -8,6 +8,7 @@ use std::time::Duration;
 use sha2::{Digest, Sha256};
 
 use super::backend::{Backend, Prepared, VmProgram, automatic, timer};
+use super::reads::{InputFields, InputReads};
 use crate::decision::interpret_rego;
 use crate::error::AuthzError;
 
@@ -181,6 +182,8 @@ pub struct PolicySet {
     /// Process-unique version number: keys per-thread engines and cache entries.
     pub(crate) version: u64,
     pub(crate) sources: Sources,
+    /// What the modules can read of the input, and whether decisions may be cached.
+    pub(crate) reads: InputReads,
 }
 
 impl PolicySet {
@@ -271,7 +274,11 @@ impl PolicySet {
                 }
             },
         };
+        let reads = InputReads::scan(
+            sources.policies.iter().map(|(name, text)| (name.as_str(), text.as_str())),
+        );
         Ok(PolicySet {
+            reads,
             engine,
             vm,
             entrypoint: entrypoint.to_owned(),
@@ -294,6 +301,18 @@ impl PolicySet {
     /// Which regorus evaluator decides with this version.
     pub fn backend(&self) -> Backend {
         if self.vm.is_some() { Backend::Vm } else { Backend::Interpreter }
+    }
+
+    /// The input fields this version's modules can read (what the in-process enforcer hands
+    /// regorus and keys its cache on).
+    pub fn input_fields(&self) -> &InputFields {
+        &self.reads.fields
+    }
+
+    /// Why this version's decisions are never cached (a module calls a builtin whose answer
+    /// changes over time, or a module could not be scanned); `None` when they may be.
+    pub fn uncacheable_reason(&self) -> Option<&str> {
+        self.reads.uncacheable.as_deref()
     }
 
     /// The names of the loaded modules, in load order.
