@@ -26,8 +26,11 @@ fn id(s: &str) -> SpiffeId {
     SpiffeId::parse(s).unwrap_or_else(|e| panic!("{s}: {e}"))
 }
 
+/// The starter core and role-matrix modules, without the decision cache (on by default): the
+/// latency figures measure evaluations.
 fn role_matrix_config() -> RegoConfig {
     RegoConfig::new(id("spiffe://corp.example/agent/index"))
+        .without_cache()
         .policy(agentweave_authz::rego::PolicySource::Inline {
             name: "core.rego".into(),
             rego: starter::CORE.into(),
@@ -47,6 +50,7 @@ fn previous_role_matrix_config() -> RegoConfig {
         rego: rego.into(),
     };
     RegoConfig::new(id("spiffe://corp.example/agent/index"))
+        .without_cache()
         .policy(module(
             "core.rego",
             include_str!("../tests/fixtures/starter_before_fast_path/core.rego"),

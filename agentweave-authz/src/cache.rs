@@ -17,7 +17,8 @@ use crate::input_mask::InputMask;
 
 const SHARDS: usize = 16;
 
-/// Decision cache settings. Caching is off unless configured.
+/// Decision cache settings. The in-process Rego enforcer caches by default (`RegoConfig::new`
+/// says why that is exact); the OPA enforcer only when configured.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct CacheConfig {
     /// How many decisions to keep at most (over all shards).

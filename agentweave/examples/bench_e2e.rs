@@ -22,8 +22,13 @@
 //! cargo xtask bench e2e          # = cargo run --release -p agentweave --example bench-e2e
 //! ```
 //! `--strict` exits with status 1 when the target is missed; `--quick` shortens every phase.
-//! `--only baseline|signed|verified` runs that phase alone (warm-up, then the rounds back to
-//! back) and prints its figures, so that a profiler or `strace -c` sees one path only.
+//! `--only baseline|signed|verified|uncached` runs that phase alone (warm-up, then the rounds
+//! back to back) and prints its figures, so that a profiler or `strace -c` sees one path only.
+//!
+//! The agents run with the default configuration, so the in-process Rego decision cache is on
+//! (it keys on the input fields the policy reads, so calls between the same two agents hit it
+//! after the first). A fourth row runs the verified pipeline with the cache off on both agents,
+//! so that what the cache saves is in the same run.
 
 use std::convert::Infallible;
 use std::net::SocketAddr;
@@ -155,6 +160,7 @@ enum Only {
     Baseline,
     Signed,
     Verified,
+    Uncached,
 }
 
 impl Only {
@@ -165,8 +171,10 @@ impl Only {
             Some("baseline") => Ok(Some(Self::Baseline)),
             Some("signed") => Ok(Some(Self::Signed)),
             Some("verified") => Ok(Some(Self::Verified)),
+            Some("uncached") => Ok(Some(Self::Uncached)),
             other => {
-                Err(format!("--only expects baseline, signed or verified, not {other:?}").into())
+                Err(format!("--only expects baseline, signed, verified or uncached, not {other:?}")
+                    .into())
             }
         }
     }
@@ -197,15 +205,24 @@ async fn run(plan: &Plan, only: Option<Only>) -> Result<bool, AnyError> {
     let payments_id = SpiffeId::agent(&td, "payments", None)?;
 
     let payments =
-        payments_agent(&issuer, &payments_id, &dir.path().join("payments.jsonl")).await?;
-    let caller = SecureAgent::builder(caller_id.clone(), "caller")
-        .identity(DevIdentity::start(&issuer, &caller_id)?)
-        .policy(policy(&caller_id)?)
-        .audit(audit(&dir.path().join("caller.jsonl"))?)
-        .peer(payments_id.clone(), payments.endpoint()?)
-        .start()
-        .await?;
-    let caller = Arc::new(caller);
+        payments_agent(&issuer, &payments_id, &dir.path().join("payments.jsonl"), true).await?;
+    let caller = Arc::new(
+        caller_agent(&issuer, &caller_id, &payments, &dir.path().join("caller.jsonl"), true)
+            .await?,
+    );
+    let payments_uncached =
+        payments_agent(&issuer, &payments_id, &dir.path().join("payments-uncached.jsonl"), false)
+            .await?;
+    let caller_uncached = Arc::new(
+        caller_agent(
+            &issuer,
+            &caller_id,
+            &payments_uncached,
+            &dir.path().join("caller-uncached.jsonl"),
+            false,
+        )
+        .await?,
+    );
     let echo = BareEcho::start().await?;
     let body = Bytes::from(serde_json::to_vec(&json!({
         "jsonrpc": "2.0", "id": "bench-1", "method": "SendMessage",
@@ -224,6 +241,7 @@ async fn run(plan: &Plan, only: Option<Only>) -> Result<bool, AnyError> {
     // Warm every path (connections, the callee's JWKS in the caller's verifier cache).
     echo.load(&body, plan.concurrency, plan.warmup).await?;
     pipeline_load(&caller, &payments_id, plan.concurrency, plan.warmup, true).await?;
+    pipeline_load(&caller_uncached, &payments_id, plan.concurrency, plan.warmup, true).await?;
 
     if let Some(only) = only {
         let phase = plan.phase * u32::try_from(plan.rounds)?;
@@ -232,6 +250,9 @@ async fn run(plan: &Plan, only: Option<Only>) -> Result<bool, AnyError> {
             Only::Signed | Only::Verified => {
                 let verify = only == Only::Verified;
                 pipeline_load(&caller, &payments_id, plan.concurrency, phase, verify).await?
+            }
+            Only::Uncached => {
+                pipeline_load(&caller_uncached, &payments_id, plan.concurrency, phase, true).await?
             }
         };
         println!(
@@ -246,20 +267,27 @@ async fn run(plan: &Plan, only: Option<Only>) -> Result<bool, AnyError> {
     }
 
     let (mut base, mut signed, mut verified) = (None::<Figures>, None::<Figures>, None::<Figures>);
+    let mut uncached = None::<Figures>;
     for _ in 0..plan.rounds {
         let b = echo.load(&body, plan.concurrency, plan.phase).await?;
         let s = pipeline_load(&caller, &payments_id, plan.concurrency, plan.phase, false).await?;
         let v = pipeline_load(&caller, &payments_id, plan.concurrency, plan.phase, true).await?;
+        let c = pipeline_load(&caller_uncached, &payments_id, plan.concurrency, plan.phase, true)
+            .await?;
         base = Some(base.map_or(b, |x| x.better(b)));
         signed = Some(signed.map_or(s, |x| x.better(s)));
         verified = Some(verified.map_or(v, |x| x.better(v)));
+        uncached = Some(uncached.map_or(c, |x| x.better(c)));
     }
-    let (Some(base), Some(signed), Some(verified)) = (base, signed, verified) else {
+    let (Some(base), Some(signed), Some(verified), Some(uncached)) =
+        (base, signed, verified, uncached)
+    else {
         return Err("no rounds ran".into());
     };
 
     let crypto = crypto_costs(plan.crypto_ops)?;
-    let decision = decision_cost(&caller_id, &payments_id, plan.crypto_ops).await?;
+    let decision = decision_cost(&caller_id, &payments_id, plan.crypto_ops, true).await?;
+    let evaluation = decision_cost(&caller_id, &payments_id, plan.crypto_ops, false).await?;
 
     println!();
     println!(
@@ -270,6 +298,7 @@ async fn run(plan: &Plan, only: Option<Only>) -> Result<bool, AnyError> {
         ("baseline: bare hyper+rustls mTLS echo", base),
         ("pipeline, attestation signed", signed),
         ("pipeline, signed and verified by caller", verified),
+        ("  the same, decision cache off (both agents)", uncached),
     ] {
         let cpu = f.cpu_per_call.map_or_else(|| "n/a".to_owned(), |c| format!("{:.1}", micros(c)));
         println!(
@@ -282,10 +311,11 @@ async fn run(plan: &Plan, only: Option<Only>) -> Result<bool, AnyError> {
     }
     println!();
     println!(
-        "cryptography (ring, this run): ES256 sign {:.1} us, verify {:.1} us; one Rego decision {:.1} us",
+        "cryptography (ring, this run): ES256 sign {:.1} us, verify {:.1} us; one Rego decision {:.1} us (a cache hit; evaluated: {:.1} us)",
         micros(crypto.sign),
         micros(crypto.verify),
-        micros(decision)
+        micros(decision),
+        micros(evaluation)
     );
 
     let mut met = true;
@@ -311,6 +341,14 @@ async fn run(plan: &Plan, only: Option<Only>) -> Result<bool, AnyError> {
             micros(rest)
         );
     }
+    let extra = uncached.cost().saturating_sub(base.cost());
+    let needed = crypto.sign + crypto.verify;
+    println!(
+        "signed+verified, decision cache off: extra cost over baseline {:7.1} us = {:5.2}x the cryptography; two evaluated Rego decisions {:.1} us",
+        micros(extra),
+        extra.as_secs_f64() / needed.as_secs_f64(),
+        micros(evaluation * 2)
+    );
     println!(
         "latency ratios vs baseline: p50 {:.2}x / {:.2}x, p99 {:.2}x / {:.2}x (signed / signed+verified)",
         signed.p50.as_secs_f64() / base.p50.as_secs_f64(),
@@ -319,20 +357,43 @@ async fn run(plan: &Plan, only: Option<Only>) -> Result<bool, AnyError> {
         verified.p99.as_secs_f64() / base.p99.as_secs_f64(),
     );
 
-    match Arc::try_unwrap(caller) {
-        Ok(caller) => caller.stop().await,
-        Err(_) => return Err("a caller task outlived the bench".into()),
+    for caller in [caller, caller_uncached] {
+        match Arc::try_unwrap(caller) {
+            Ok(caller) => caller.stop().await,
+            Err(_) => return Err("a caller task outlived the bench".into()),
+        }
     }
     payments.stop().await;
+    payments_uncached.stop().await;
     let audited = std::fs::read_to_string(dir.path().join("payments.jsonl"))?.lines().count();
     println!("audit: {audited} payments records written during the run");
     Ok(met)
 }
 
-fn policy(me: &SpiffeId) -> Result<Arc<dyn PolicyEnforcer>, AnyError> {
-    let config = RegoConfig::new(me.clone())
+/// The bench policy, with the decision cache at its default (on) when `cached`, else off.
+fn policy(me: &SpiffeId, cached: bool) -> Result<Arc<dyn PolicyEnforcer>, AnyError> {
+    let mut config = RegoConfig::new(me.clone())
         .policy(PolicySource::Inline { name: "bench.rego".into(), rego: POLICY.into() });
+    if !cached {
+        config = config.without_cache();
+    }
     Ok(Arc::new(RegoEnforcer::new(config)?))
+}
+
+async fn caller_agent(
+    issuer: &Arc<DevIssuer>,
+    me: &SpiffeId,
+    payments: &SecureAgent,
+    audit_path: &Path,
+    cached: bool,
+) -> Result<SecureAgent, AnyError> {
+    Ok(SecureAgent::builder(me.clone(), "caller")
+        .identity(DevIdentity::start(issuer, me)?)
+        .policy(policy(me, cached)?)
+        .audit(audit(audit_path)?)
+        .peer(payments.spiffe_id().clone(), payments.endpoint()?)
+        .start()
+        .await?)
 }
 
 fn audit(path: &Path) -> Result<AuditLog, AnyError> {
@@ -343,6 +404,7 @@ async fn payments_agent(
     issuer: &Arc<DevIssuer>,
     me: &SpiffeId,
     audit_path: &Path,
+    cached: bool,
 ) -> Result<SecureAgent, AnyError> {
     let pay = Capability::new("invoice.pay", |_ctx| async {
         Ok::<_, HandlerError>(json!({"paid": true}))
@@ -350,7 +412,7 @@ async fn payments_agent(
     .guard_payload(PayloadType::FinancialTransaction);
     Ok(SecureAgent::builder(me.clone(), "payments")
         .identity(DevIdentity::start(issuer, me)?)
-        .policy(policy(me)?)
+        .policy(policy(me, cached)?)
         .audit(audit(audit_path)?)
         .guard(agent_guard(me, PipelineConfig::default(), None)?)
         .capability(pay)
@@ -434,13 +496,15 @@ fn crypto_costs(ops: usize) -> Result<CryptoCosts, AnyError> {
     Ok(CryptoCosts { sign, verify })
 }
 
-/// One Rego decision with the bench policy, as the pipeline makes it (no audit), best of five.
+/// One Rego decision with the bench policy, as the pipeline makes it (no audit), best of five;
+/// with the cache on (`cached`) all but the first are hits.
 async fn decision_cost(
     caller: &SpiffeId,
     callee: &SpiffeId,
     ops: usize,
+    cached: bool,
 ) -> Result<Duration, AnyError> {
-    let enforcer = policy(caller)?;
+    let enforcer = policy(caller, cached)?;
     let mut best = Duration::MAX;
     for _ in 0..5 {
         let t = Instant::now();

@@ -167,8 +167,11 @@ async fn identity(
     }
 }
 
+/// The decision cache a section asks for: `None` when absent or `enabled: false`.
 fn cache(section: Option<&CacheSection>) -> Option<CacheConfig> {
-    section.map(|c| CacheConfig { capacity: c.max_entries, ttl: ms(c.ttl_ms) })
+    section
+        .filter(|c| c.enabled)
+        .map(|c| CacheConfig { capacity: c.max_entries, ttl: ms(c.ttl_ms) })
 }
 
 fn policy(
@@ -193,9 +196,12 @@ fn policy(
                     DataSource::File(path.clone())
                 });
             }
-            if let Some(c) = cache(c.as_ref()) {
-                config = config.cache(c);
-            }
+            // Absent, the Rego enforcer's own default applies: cache on.
+            config = match (c, cache(c.as_ref())) {
+                (None, _) => config,
+                (Some(_), Some(settings)) => config.cache(settings),
+                (Some(_), None) => config.without_cache(),
+            };
             let enforcer = Arc::new(RegoEnforcer::new(config)?);
             if *hot_reload {
                 keep.push(Box::new(enforcer.watch(POLICY_POLL_INTERVAL)?));
@@ -298,5 +304,46 @@ fn transport(section: &TransportSection, tls: TlsVersions) -> TransportConfig {
             section.breaker_success_threshold,
         ),
         ..TransportConfig::default()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use agentweave_authz::{AuthzContext, DecisionSource};
+
+    use super::*;
+
+    /// An enforcer from a Rego `authz` section, and the source of a repeated decision.
+    async fn repeated_decision_source(cache: Option<CacheSection>) -> DecisionSource {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("allow.rego");
+        std::fs::write(&file, "package agentweave.authz\n\ndecision := true if input.action\n")
+            .unwrap();
+        let section = AuthzSection::Rego {
+            policies: vec![file],
+            data: vec![],
+            entrypoint: "data.agentweave.authz.decision".into(),
+            hot_reload: false,
+            cache,
+        };
+        let me = SpiffeId::parse("spiffe://example.org/agent/me").unwrap();
+        let enforcer = policy(&section, &me, &mut Vec::new()).unwrap();
+        let caller = SpiffeId::parse("spiffe://example.org/agent/x").unwrap();
+        let context = || AuthzContext::for_method("SendMessage").with_message_id("m");
+        assert!(enforcer.check_inbound(&caller, "ping", context()).await.allowed);
+        enforcer.check_inbound(&caller, "ping", context()).await.source
+    }
+
+    #[tokio::test]
+    async fn the_rego_cache_is_on_unless_the_section_turns_it_off() {
+        let section = |enabled| CacheSection { enabled, max_entries: 10, ttl_ms: 60_000 };
+        let cases = [
+            ("absent: the default", None, DecisionSource::Cache),
+            ("present and enabled", Some(section(true)), DecisionSource::Cache),
+            ("enabled: false", Some(section(false)), DecisionSource::Policy),
+        ];
+        for (name, cache, expected) in cases {
+            assert_eq!(repeated_decision_source(cache).await, expected, "{name}");
+        }
     }
 }

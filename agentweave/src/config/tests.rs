@@ -90,6 +90,8 @@ fn errors_name_the_key_path() {
             "transport.max_connections_per_peer",
         ),
         ("negative number", "transport:\n  retry_attempts: -1", "transport.retry_attempts"),
+        ("empty cache", "  cache: {max_entries: 0}", "authz.cache.max_entries"),
+        ("instant expiry", "  cache: {ttl_ms: 0}", "authz.cache.ttl_ms"),
     ];
     for (name, extra, path) in cases {
         let err = load(&format!("{BASE}{extra}\n"), &[]).expect_err(name);

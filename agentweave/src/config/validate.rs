@@ -49,6 +49,20 @@ impl AgentConfig {
             }
             _ => {}
         }
+        if let AuthzSection::Rego { cache: Some(cache), .. }
+        | AuthzSection::Opa { cache: Some(cache), .. } = &self.authz
+            && cache.enabled
+        {
+            if cache.max_entries == 0 {
+                return Err(ConfigError::invalid(
+                    "authz.cache.max_entries",
+                    "must be at least 1 (set `enabled: false` to turn the cache off)",
+                ));
+            }
+            if cache.ttl_ms == 0 {
+                return Err(ConfigError::invalid("authz.cache.ttl_ms", "must be at least 1"));
+            }
+        }
         match &self.authz {
             AuthzSection::Rego { policies, .. } if policies.is_empty() => {
                 return Err(ConfigError::invalid(
