@@ -139,15 +139,15 @@ pub(crate) fn interpret_rego(value: &regorus::Value) -> Result<(bool, Arc<str>),
     match value {
         Value::Undefined => Err("entrypoint is undefined for this input".to_owned()),
         Value::Bool(allowed) => Ok((*allowed, bare_reason(*allowed))),
-        Value::Object(map) => RESULT_KEYS.with(|(allow_key, reason_key)| {
-            let allowed = match map.get(allow_key) {
+        Value::Object(map) => crate::rego_keys::with(|keys| {
+            let allowed = match map.get(&keys.allow) {
                 Some(Value::Bool(b)) => *b,
                 Some(other) => {
                     return Err(format!("\"allow\" is {}, not a boolean", rego_kind(other)));
                 }
                 None => return Err("result object has no \"allow\" field".to_owned()),
             };
-            let reason = match map.get(reason_key) {
+            let reason = match map.get(&keys.reason) {
                 None | Some(Value::Null) => bare_reason(allowed),
                 // regorus' strings are `Arc<str>` (its `arc` feature): shared, not copied.
                 Some(Value::String(s)) => s.clone(),
@@ -159,13 +159,6 @@ pub(crate) fn interpret_rego(value: &regorus::Value) -> Result<(bool, Arc<str>),
         }),
         other => Err(format!("result is {}, not an object or a boolean", rego_kind(other))),
     }
-}
-
-thread_local! {
-    /// The keys of a `{allow, reason}` result, made once per thread (looking them up with
-    /// `Value::from("allow")` would allocate twice per decision).
-    static RESULT_KEYS: (regorus::Value, regorus::Value) =
-        (regorus::Value::from("allow"), regorus::Value::from("reason"));
 }
 
 fn bare_reason(allowed: bool) -> Arc<str> {

@@ -9,6 +9,7 @@ use serde::ser::SerializeMap;
 use serde::{Deserialize, Serialize};
 
 use crate::input_mask::{CONTEXT_NAMED, ExtraKeys, Field, InputMask};
+use crate::rego_keys::{self, RegoKeys};
 
 /// Which side of a call is being decided.
 #[non_exhaustive]
@@ -194,12 +195,11 @@ impl PolicyInput {
     /// with only the fields in `mask`: those the policy version can read (a field it cannot
     /// read changes no decision, and building it costs time on every decision).
     ///
-    /// The field names and direction strings are this thread's shared values ([`RegoKeys`]):
-    /// cloning them is a reference count increment where `Value::from(&str)` allocates. Only the
-    /// caller's own strings (IDs, action, context) are allocated per call.
+    /// The field names and direction strings are this thread's shared values (`rego_keys`); only
+    /// the caller's own strings (IDs, action, context) are allocated per call.
     pub(crate) fn to_rego_value(&self, mask: &InputMask) -> regorus::Value {
         use regorus::Value;
-        REGO_KEYS.with(|keys| {
+        rego_keys::with(|keys| {
             let mut input = Value::new_object();
             let Ok(object) = input.as_object_mut() else { return input };
             let direction = match self.direction {
@@ -338,45 +338,6 @@ impl Serialize for PolicyInput {
         map.serialize_entry("context", &self.context)?;
         map.end()
     }
-}
-
-/// The constant strings of a policy input as regorus values, made once per thread (a thread's
-/// own copies: clones from several threads never contend on one reference count).
-struct RegoKeys {
-    direction: regorus::Value,
-    caller_spiffe_id: regorus::Value,
-    callee_spiffe_id: regorus::Value,
-    caller_trust_domain: regorus::Value,
-    callee_trust_domain: regorus::Value,
-    action: regorus::Value,
-    context: regorus::Value,
-    a2a_method: regorus::Value,
-    capability: regorus::Value,
-    task_id: regorus::Value,
-    message_id: regorus::Value,
-    inbound: regorus::Value,
-    outbound: regorus::Value,
-}
-
-thread_local! {
-    static REGO_KEYS: RegoKeys = {
-        use regorus::Value;
-        RegoKeys {
-            direction: Value::from("direction"),
-            caller_spiffe_id: Value::from("caller_spiffe_id"),
-            callee_spiffe_id: Value::from("callee_spiffe_id"),
-            caller_trust_domain: Value::from("caller_trust_domain"),
-            callee_trust_domain: Value::from("callee_trust_domain"),
-            action: Value::from("action"),
-            context: Value::from("context"),
-            a2a_method: Value::from("a2a_method"),
-            capability: Value::from("capability"),
-            task_id: Value::from("task_id"),
-            message_id: Value::from("message_id"),
-            inbound: Value::from(Direction::Inbound.as_str()),
-            outbound: Value::from(Direction::Outbound.as_str()),
-        }
-    };
 }
 
 #[cfg(test)]

@@ -39,6 +39,7 @@ mod input;
 mod input_mask;
 pub mod opa;
 pub mod rego;
+mod rego_keys;
 pub mod starter;
 
 pub use cache::CacheConfig;
