@@ -44,7 +44,7 @@ use super::call::{CallOutcome, settle, transport_error};
 use super::error::CallError;
 use super::secure_agent::SecureAgent;
 use super::wire::{Accept, jsonrpc_request, request_message};
-use crate::ops::labels::outbound_index;
+use crate::ops::labels::{OUTBOUND_LOCAL, outbound_index};
 use crate::ops::metrics::Metrics;
 use crate::ops::trace::TraceContext;
 
@@ -104,7 +104,6 @@ impl std::fmt::Debug for CallStream {
 struct Record {
     metrics: Option<Arc<Metrics>>,
     started: Instant,
-    target: SpiffeId,
 }
 
 impl Record {
@@ -124,11 +123,7 @@ impl Drop for Record {
     fn drop(&mut self) {
         if !self.done() {
             // Abandoned by the caller before the end: a local outcome, not the peer's.
-            let abandoned: Result<(), CallError> = Err(CallError::Local {
-                target: self.target.clone(),
-                detail: "the stream was dropped before the task ended".into(),
-            });
-            self.finish(outbound_index(&abandoned));
+            self.finish(OUTBOUND_LOCAL);
         }
     }
 }
@@ -266,8 +261,7 @@ impl SecureAgent {
         }
         let opened =
             self.open_stream(target, capability, payload.clone(), trace).instrument(span.clone());
-        let mut record =
-            Record { metrics: Some(self.inner.metrics.clone()), started, target: target.clone() };
+        let mut record = Record { metrics: Some(self.inner.metrics.clone()), started };
         match opened.await {
             Ok(events) => Ok(CallStream {
                 events,
@@ -397,13 +391,13 @@ mod tests {
         let target = SpiffeId::parse("spiffe://example.org/agent/peer").unwrap();
         let stream = CallStream {
             events: Box::pin(futures::stream::iter(items)),
-            target: target.clone(),
+            target,
             capability: "cap".into(),
             payload: Value::Null,
             trace_id: "t".into(),
             task_id: None,
             span: tracing::Span::none(),
-            record: Record { metrics: Some(metrics), started: Instant::now(), target },
+            record: Record { metrics: Some(metrics), started: Instant::now() },
         };
         (stream, registry)
     }

@@ -119,6 +119,10 @@ pub(crate) const OUTBOUND_OUTCOMES: [&str; 13] = [
     "local_error",
 ];
 
+/// The index of `local_error` in [`OUTBOUND_OUTCOMES`]: also how a call stream the caller
+/// dropped before its end is booked.
+pub(crate) const OUTBOUND_LOCAL: usize = 12;
+
 /// The outcome of a call as an index in [`OUTBOUND_OUTCOMES`].
 pub(crate) fn outbound_index<T>(result: &Result<T, CallError>) -> usize {
     match result {
@@ -134,7 +138,7 @@ pub(crate) fn outbound_index<T>(result: &Result<T, CallError>) -> usize {
         Err(CallError::Remote { .. }) => 9,
         Err(CallError::TaskFailed { .. }) => 10,
         Err(CallError::Protocol { .. }) => 11,
-        Err(CallError::Local { .. }) => 12,
+        Err(CallError::Local { .. }) => OUTBOUND_LOCAL,
     }
 }
 
@@ -154,6 +158,11 @@ mod tests {
             let outcome = InboundOutcome::from_u8(i as u8);
             assert_eq!(INBOUND_OUTCOMES[outcome as usize], *name);
         }
+    }
+
+    #[test]
+    fn the_local_outcome_index_names_local_error() {
+        assert_eq!(OUTBOUND_OUTCOMES[OUTBOUND_LOCAL], "local_error");
     }
 
     #[test]
