@@ -263,6 +263,7 @@ impl RegoEnforcer {
             }
             Ok(Some(set)) => {
                 let policy_id = set.policy_id.to_string();
+                let input_fields = set.reads.fields.clone();
                 warn_if_uncacheable(inner.cache.is_some(), &set);
                 inner.current.store(Arc::new(set));
                 if let Some(cache) = &inner.cache {
@@ -270,7 +271,7 @@ impl RegoEnforcer {
                 }
                 inner.reloads.fetch_add(1, Ordering::Relaxed);
                 *last_error = None;
-                tracing::info!(policy_id = %policy_id, "Rego policy reloaded");
+                tracing::info!(policy_id = %policy_id, ?input_fields, "Rego policy reloaded");
                 Ok(ReloadOutcome::Swapped { policy_id })
             }
             Err(error) => {

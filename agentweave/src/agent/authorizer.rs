@@ -14,7 +14,7 @@ use std::sync::Arc;
 use agentweave_a2a::A2aMethod;
 use agentweave_a2a::server::{Authorizer, AuthzDecision, AuthzFault, AuthzRequest, CallerIdentity};
 use agentweave_a2a::types::Message;
-use agentweave_authz::{AuthzContext, DecisionSource, PolicyEnforcer};
+use agentweave_authz::{AuthzContext, PolicyEnforcer};
 use futures::future::BoxFuture;
 
 use super::audit::{Auditor, FacadeRecord, now_rfc3339};
@@ -124,8 +124,7 @@ impl PolicyAuthorizer {
             context = context.with_trace_id(trace_id);
         }
         let decision = self.enforcer.check_inbound(caller, action, context).await;
-        let fault = matches!(decision.source, DecisionSource::Fault);
-        self.metrics.policy(Direction::Inbound, decision.allowed, fault);
+        self.metrics.policy(Direction::Inbound, decision.allowed, decision.source);
         if decision.allowed { AuthzDecision::Allow } else { refuse(decision.reason.to_string()) }
     }
 }

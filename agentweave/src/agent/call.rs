@@ -21,7 +21,6 @@ use super::wire::{
 use crate::ops::labels::outbound_index;
 use crate::ops::metrics::Direction;
 use crate::ops::trace::TraceContext;
-use agentweave_authz::DecisionSource;
 use tracing::Instrument as _;
 
 /// A successful call.
@@ -181,8 +180,7 @@ impl SecureAgent {
             .enforcer
             .check_outbound(&self.inner.spiffe_id, target, capability, context)
             .await;
-        let fault = matches!(decision.source, DecisionSource::Fault);
-        self.inner.metrics.policy(Direction::Outbound, decision.allowed, fault);
+        self.inner.metrics.policy(Direction::Outbound, decision.allowed, decision.source);
         if !decision.allowed {
             return Err(CallError::Denied {
                 target: target.clone(),

@@ -9,6 +9,7 @@
 //! | `agentweave_inbound_request_duration_seconds` | histogram | `method` |
 //! | `agentweave_policy_decisions_total` | counter | `direction`, `decision` |
 //! | `agentweave_policy_faults_total` | counter | `direction` |
+//! | `agentweave_policy_cache_hits_total` | counter | `direction` |
 //! | `agentweave_task_ownership_refusals_total` | counter | |
 //! | `agentweave_guard_verdicts_total` | counter | `verdict`, `reason_class` |
 //! | `agentweave_outbound_calls_total` | counter | `outcome` |
@@ -19,6 +20,7 @@
 
 use std::time::Duration;
 
+use agentweave_authz::DecisionSource;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
@@ -50,6 +52,7 @@ pub(crate) struct Metrics {
     inbound_latency: [Histogram; METHODS.len()],
     policy: [[Counter; DECISIONS.len()]; DIRECTIONS.len()],
     policy_faults: [Counter; DIRECTIONS.len()],
+    policy_cache_hits: [Counter; DIRECTIONS.len()],
     ownership_refusals: Counter,
     guard: [[Counter; REASON_CLASSES.len()]; VERDICTS.len()],
     outbound: [Counter; OUTBOUND_OUTCOMES.len()],
@@ -95,6 +98,13 @@ impl Metrics {
             "Policy checks that failed (engine, sidecar or audit fault) and were denied, by direction",
             policy_faults.clone(),
         );
+        let policy_cache_hits = Family::<Labels1, Counter>::default();
+        registry.register(
+            "agentweave_policy_cache_hits",
+            "Policy decisions served from the decision cache (also counted in \
+             agentweave_policy_decisions), by direction",
+            policy_cache_hits.clone(),
+        );
         let ownership_refusals = Counter::default();
         registry.register(
             "agentweave_task_ownership_refusals",
@@ -134,6 +144,8 @@ impl Metrics {
             }),
             policy_faults: DIRECTIONS
                 .map(|d| policy_faults.get_or_create_owned(&[("direction", d)])),
+            policy_cache_hits: DIRECTIONS
+                .map(|d| policy_cache_hits.get_or_create_owned(&[("direction", d)])),
             ownership_refusals,
             guard: VERDICTS.map(|v| {
                 REASON_CLASSES
@@ -159,12 +171,17 @@ impl Metrics {
     }
 
     /// One policy decision.
-    pub(crate) fn policy(&self, direction: Direction, allowed: bool, fault: bool) {
+    pub(crate) fn policy(&self, direction: Direction, allowed: bool, source: DecisionSource) {
         let d = direction as usize;
         if let Some(counter) = self.policy.get(d).and_then(|row| row.get(usize::from(!allowed))) {
             counter.inc();
         }
-        if fault && let Some(counter) = self.policy_faults.get(d) {
+        let by_source = match source {
+            DecisionSource::Fault => self.policy_faults.get(d),
+            DecisionSource::Cache => self.policy_cache_hits.get(d),
+            _ => None,
+        };
+        if let Some(counter) = by_source {
             counter.inc();
         }
     }
@@ -213,7 +230,9 @@ mod tests {
         ));
         assert!(before.contains("agentweave_outbound_calls_total{outcome=\"circuit_open\"} 0"));
         metrics.inbound(2, InboundOutcome::Denied, Duration::from_millis(1));
-        metrics.policy(Direction::Outbound, false, true);
+        metrics.policy(Direction::Outbound, false, DecisionSource::Fault);
+        metrics.policy(Direction::Inbound, true, DecisionSource::Cache);
+        metrics.policy(Direction::Inbound, true, DecisionSource::Policy);
         metrics.guard(2, 0);
         metrics.outbound(7, Duration::from_micros(5));
         let after = text(&registry);
@@ -222,6 +241,10 @@ mod tests {
             "agentweave_inbound_request_duration_seconds_count{method=\"GetTask\"} 1",
             "agentweave_policy_decisions_total{direction=\"outbound\",decision=\"deny\"} 1",
             "agentweave_policy_faults_total{direction=\"outbound\"} 1",
+            "agentweave_policy_faults_total{direction=\"inbound\"} 0",
+            "agentweave_policy_cache_hits_total{direction=\"inbound\"} 1",
+            "agentweave_policy_cache_hits_total{direction=\"outbound\"} 0",
+            "agentweave_policy_decisions_total{direction=\"inbound\",decision=\"allow\"} 2",
             "agentweave_guard_verdicts_total{verdict=\"blocked\",reason_class=\"finance\"} 1",
             "agentweave_outbound_calls_total{outcome=\"circuit_open\"} 1",
             "agentweave_outbound_call_duration_seconds_count{result=\"error\"} 1",
