@@ -101,3 +101,51 @@ decision := {"allow": true, "reason": sprintf("%v", [count(object.keys(input.con
     assert_eq!(more.source, DecisionSource::Policy);
     assert_ne!(plain.reason, more.reason);
 }
+
+#[tokio::test]
+async fn a_whole_input_bound_before_a_line_starting_with_a_bracket_is_still_read_in_full() {
+    // `req := input` ends its literal at the line break; the next line is an array literal.
+    // Reading `input["…"]` across the line break would narrow the mask to nothing and let the
+    // `not` succeed on an input without `action`: a delete would be allowed.
+    let rego = r#"package agentweave.authz
+
+default decision := {"allow": false, "reason": "default deny"}
+
+decision := {"allow": true, "reason": "not a delete"} if {
+    req := input
+    ["read-only"][0] == "read-only"
+    not req.action == "delete"
+}
+"#;
+    let enforcer = cached(inline(rego));
+    let caller = id("spiffe://a.org/agent/x");
+    let delete = enforcer.check_inbound(&caller, "delete", task("t-1")).await;
+    assert!(!delete.allowed, "{}", delete.reason);
+    let read = enforcer.check_inbound(&caller, "read", task("t-1")).await;
+    assert!(read.allowed, "{}", read.reason);
+    assert_eq!(enforcer.status().input_fields, InputFields::All);
+}
+
+#[tokio::test]
+async fn a_random_draw_through_a_bracketed_name_is_never_cached() {
+    // `rand["intn"](…)` calls `rand.intn` (regorus resolves a string-indexed reference as a
+    // function path): the version must be as uncacheable as with the dotted name.
+    let rego = r#"package agentweave.authz
+
+decision := {"allow": rand["intn"]("k", 10) >= 0, "reason": "dice"}
+"#;
+    let enforcer = cached(inline(rego));
+    let caller = id("spiffe://a.org/agent/x");
+    for _ in 0..3 {
+        let decision = enforcer.check_inbound(&caller, "ping", task("t-1")).await;
+        assert_eq!(
+            (decision.allowed, decision.source),
+            (true, DecisionSource::Policy),
+            "{}",
+            decision.reason
+        );
+    }
+    let status = enforcer.status();
+    assert_eq!((status.cache_hits, status.evaluations), (0, 3));
+    assert!(status.uncacheable.is_some_and(|why| why.contains("rand.intn")));
+}

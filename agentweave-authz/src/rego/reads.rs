@@ -9,7 +9,10 @@
 //! comments and strings is a read of the static path that follows it (`.name` and `["name"]`
 //! steps); the path stops at the first step that is not static, so `input.context[k]` reads all of
 //! `input.context`, and a bare `input` (passed to a function, iterated, `with input as …`, an
-//! `import input` alias) reads everything. A source the scanner does not understand (a character
+//! `import input` alias) reads everything. A step is one only when its `.` or `[` touches what
+//! precedes it: regorus ends a reference at a line break before either (a `[` on the next line
+//! starts another literal, an array), so `req := input` followed by a line beginning `["x"]` is
+//! a read of everything, not of `input.x`. A source the scanner does not understand (a character
 //! outside strings and comments it does not know, an unterminated string) reads everything and is
 //! never cached: the scan can only widen what is read, never narrow it.
 //!
@@ -100,49 +103,64 @@ enum Token<'a> {
     Number,
 }
 
+/// A token and whether whitespace or a comment separates it from the one before.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Lexeme<'a> {
+    token: Token<'a>,
+    spaced: bool,
+}
+
 /// Splits Rego source into tokens, skipping whitespace and `#` comments. `Err` names the first
 /// thing it does not understand (the caller then assumes the worst).
-fn tokenize(text: &str) -> Result<Vec<Token<'_>>, String> {
+fn tokenize(text: &str) -> Result<Vec<Lexeme<'_>>, String> {
     let bytes = text.as_bytes();
     let mut tokens = Vec::new();
     let mut at = 0;
+    // Where the last token ended: a token starting anywhere else follows a gap.
+    let mut last_end = 0;
     while let Some(&byte) = bytes.get(at) {
-        match byte {
-            b' ' | b'\t' | b'\r' | b'\n' => at += 1,
-            b'#' => at = line_end(bytes, at),
+        let start = at;
+        let token = match byte {
+            b' ' | b'\t' | b'\r' | b'\n' => {
+                at += 1;
+                continue;
+            }
+            b'#' => {
+                at = line_end(bytes, at);
+                continue;
+            }
             b'"' => {
                 let (end, escaped) = string_end(bytes, at)?;
-                let value = if escaped { None } else { text.get(at + 1..end - 1) };
-                tokens.push(Token::Str(value));
                 at = end;
+                Token::Str(if escaped { None } else { text.get(start + 1..end - 1) })
             }
             b'`' => {
                 let close = bytes
                     .get(at + 1..)
                     .and_then(|rest| rest.iter().position(|&b| b == b'`'))
                     .ok_or_else(|| format!("unterminated raw string at byte {at}"))?;
-                let end = at + 1 + close + 1;
-                tokens.push(Token::Str(text.get(at + 1..end - 1)));
-                at = end;
+                at += 1 + close + 1;
+                Token::Str(text.get(start + 1..at - 1))
             }
             b'a'..=b'z' | b'A'..=b'Z' | b'_' => {
-                let end = run_end(bytes, at, |b| b.is_ascii_alphanumeric() || b == b'_');
-                tokens.push(Token::Ident(text.get(at..end).unwrap_or_default()));
-                at = end;
+                at = run_end(bytes, at, |b| b.is_ascii_alphanumeric() || b == b'_');
+                Token::Ident(text.get(start..at).unwrap_or_default())
             }
             b'0'..=b'9' => {
                 at = run_end(bytes, at, |b| b.is_ascii_alphanumeric() || b == b'.');
-                tokens.push(Token::Number);
+                Token::Number
             }
             b'.' | b'[' | b']' | b'(' | b')' | b'{' | b'}' | b',' | b';' | b':' | b'=' | b'!'
             | b'<' | b'>' | b'+' | b'-' | b'*' | b'/' | b'%' | b'&' | b'|' => {
-                tokens.push(Token::Symbol(byte));
                 at += 1;
+                Token::Symbol(byte)
             }
             other => {
                 return Err(format!("unexpected character {:?} at byte {at}", char::from(other)));
             }
-        }
+        };
+        tokens.push(Lexeme { token, spaced: start != last_end });
+        last_end = at;
     }
     Ok(tokens)
 }
@@ -180,28 +198,29 @@ fn string_end(bytes: &[u8], from: usize) -> Result<(usize, bool), String> {
 }
 
 /// Adds the static path after every `input` root reference to `paths` (the empty path: all).
-fn collect_input_paths(tokens: &[Token<'_>], paths: &mut BTreeSet<Vec<String>>) {
-    for (index, token) in tokens.iter().enumerate() {
-        if *token != Token::Ident("input") {
+fn collect_input_paths(lexemes: &[Lexeme<'_>], paths: &mut BTreeSet<Vec<String>>) {
+    let token = |at: usize| lexemes.get(at).map(|lexeme| &lexeme.token);
+    // A `.` or `[` continues a reference only when nothing separates it from what precedes.
+    let step = |at: usize, symbol: u8| {
+        lexemes.get(at).is_some_and(|l| !l.spaced && l.token == Token::Symbol(symbol))
+    };
+    for (index, lexeme) in lexemes.iter().enumerate() {
+        if lexeme.token != Token::Ident("input") {
             continue;
         }
         // `x.input` is a field named input, not the input document.
-        if index > 0 && tokens.get(index - 1) == Some(&Token::Symbol(b'.')) {
+        if index > 0 && token(index - 1) == Some(&Token::Symbol(b'.')) {
             continue;
         }
         let mut path = Vec::new();
         let mut at = index + 1;
         loop {
-            match (tokens.get(at), tokens.get(at + 1), tokens.get(at + 2)) {
-                (Some(Token::Symbol(b'.')), Some(Token::Ident(name)), _) => {
+            match (token(at), token(at + 1), token(at + 2)) {
+                (_, Some(Token::Ident(name)), _) if step(at, b'.') => {
                     path.push((*name).to_owned());
                     at += 2;
                 }
-                (
-                    Some(Token::Symbol(b'[')),
-                    Some(Token::Str(Some(name))),
-                    Some(Token::Symbol(b']')),
-                ) => {
+                (_, Some(Token::Str(Some(name))), Some(Token::Symbol(b']'))) if step(at, b'[') => {
                     path.push((*name).to_owned());
                     at += 3;
                 }
@@ -212,28 +231,49 @@ fn collect_input_paths(tokens: &[Token<'_>], paths: &mut BTreeSet<Vec<String>>) 
     }
 }
 
-/// The first unstable builtin the tokens name, as a chain of identifiers joined by dots.
-fn unstable_builtin(tokens: &[Token<'_>]) -> Option<&'static str> {
-    let mut chain = String::new();
-    let mut after_dot = false;
-    for token in tokens {
-        match token {
-            Token::Ident(name) => {
-                if after_dot {
-                    chain.push('.');
-                } else {
-                    chain.clear();
-                }
-                chain.push_str(name);
-                after_dot = false;
-                if let Some(found) = UNSTABLE_BUILTINS.iter().find(|builtin| **builtin == chain) {
-                    return Some(found);
-                }
+/// The first unstable builtin the tokens name: a reference from an identifier whose static path
+/// (`.name` and `["name"]` steps: regorus calls `rand["intn"](…)` as `rand.intn`) is one of
+/// [`UNSTABLE_BUILTINS`]. A bracketed step with escapes (not decoded here) under the namespace
+/// of one of them counts as that builtin: the scan assumes the worst.
+fn unstable_builtin(lexemes: &[Lexeme<'_>]) -> Option<&'static str> {
+    let token = |at: usize| lexemes.get(at).map(|lexeme| &lexeme.token);
+    let named = |chain: &str| UNSTABLE_BUILTINS.iter().copied().find(|builtin| *builtin == chain);
+    let mut at = 0;
+    while let Some(lexeme) = lexemes.get(at) {
+        at += 1;
+        let Token::Ident(root) = lexeme.token else { continue };
+        // The whole reference is consumed here, so `data.time.now_ns` is never read again from
+        // `time` on.
+        let mut chain = root.to_owned();
+        loop {
+            if let Some(found) = named(&chain) {
+                return Some(found);
             }
-            Token::Symbol(b'.') if !chain.is_empty() && !after_dot => after_dot = true,
-            _ => {
-                chain.clear();
-                after_dot = false;
+            match (token(at), token(at + 1), token(at + 2)) {
+                (Some(Token::Symbol(b'.')), Some(Token::Ident(name)), _) => {
+                    chain.push('.');
+                    chain.push_str(name);
+                    at += 2;
+                }
+                (
+                    Some(Token::Symbol(b'[')),
+                    Some(Token::Str(Some(name))),
+                    Some(Token::Symbol(b']')),
+                ) => {
+                    chain.push('.');
+                    chain.push_str(name);
+                    at += 3;
+                }
+                (Some(Token::Symbol(b'[')), Some(Token::Str(None)), Some(Token::Symbol(b']'))) => {
+                    chain.push('.');
+                    let prefix = chain.as_str();
+                    let under = UNSTABLE_BUILTINS.iter().copied().find(|b| b.starts_with(prefix));
+                    if under.is_some() {
+                        return under;
+                    }
+                    break;
+                }
+                _ => break,
             }
         }
     }

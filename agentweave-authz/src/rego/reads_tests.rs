@@ -93,6 +93,23 @@ fn static_paths_are_read_and_everything_else_widens_to_the_whole_input() {
             "package p\nxs := [x | some x in input.context.tags]\nallow if count(xs) > 0",
             only(&["context.tags"]),
         ),
+        // regorus ends a reference at a line break before `[` or `.` (the bracket starts the
+        // next literal, an array): the bare `input` before it is a read of everything.
+        (
+            "input at a line end, an array literal on the next line",
+            "package p\nallow if {\n  req := input\n  [\"GET\"][_] == req.method\n}",
+            None,
+        ),
+        (
+            "the same with a comment between",
+            "package p\nallow if {\n  req := input # the request\n  [\"action\"][0]\n  req.action\n}",
+            None,
+        ),
+        (
+            "a subtree at a line end",
+            "package p\nallow if {\n  c := input.context\n  [\"task_id\"][0]\n  c.message_id\n}",
+            only(&["context"]),
+        ),
         ("an unknown character", "package p\nallow if $\"{input.action}\" == \"x\"", None),
         ("an unterminated string", "package p\nallow if \"input", None),
     ];
@@ -129,6 +146,17 @@ fn unstable_builtins_make_a_version_uncacheable() {
             Some("io.jwt.decode_verify"),
         ),
         ("package p\nallow if opa.runtime().env.X", Some("opa.runtime")),
+        // regorus calls a string-indexed reference as the function of that path.
+        ("package p\nallow if rand[\"intn\"](\"x\", 2) == 0", Some("rand.intn")),
+        ("package p\nallow if time[\"now_ns\"]() > 0", Some("time.now_ns")),
+        ("package p\nallow if http[`send`]({}).status_code == 200", Some("http.send")),
+        (
+            "package p\nallow if io[\"jwt\"].decode_verify(\"t\", {})[0]",
+            Some("io.jwt.decode_verify"),
+        ),
+        ("package p\nallow if rand[\"int\\u006e\"](\"x\", 2) == 0", Some("rand.intn")),
+        ("package p\nallow if data.x[\"time\"][\"now_ns\"] == 1", None),
+        ("package p\nallow if data.x[\"\\u0074ime\"] == 1", None),
         ("package p\nallow if time.parse_rfc3339_ns(input.at) > 0", None),
         ("package p\n# time.now_ns()\nallow if \"http.send\" != \"\"", None),
         ("package p\nallow if data.time.now_ns == 1", None),
